@@ -1,0 +1,294 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Defaulted, Nullable, StringEnum, type Resolved } from './schema-helpers.js'
+
+// The source of truth for a host file: the TypeScript `Host` type and `schema/host.schema.json`
+// both come from this one definition. Rules that a JSON Schema cannot express (sizes, SSH key
+// blobs, fleet-wide uniqueness) live in `semantic-checks.ts`.
+
+export const HOST_NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'
+const USER_NAME_PATTERN = '^[a-z_][a-z0-9_-]{0,31}$'
+// disko's gpt size type is `100%` or `[0-9]+[KMGTP]?` (nix-community/disko lib/types/gpt.nix).
+const SIZE_PATTERN = '^[1-9][0-9]*[KMGT]$'
+
+const SIZE_HINT =
+  'write a whole number followed by K, M, G or T (powers of 1024); only storage.poolSize may be 100%'
+
+const Size = (description: string, example: string) =>
+  Type.String({
+    pattern: SIZE_PATTERN,
+    description,
+    examples: [example],
+    errorMessage: 'a size such as 512M, 8G or 2T',
+    'x-hint': SIZE_HINT,
+  })
+
+const SshPublicKey = Type.String({
+  description: 'An OpenSSH public key line: `<type> <base64> [comment]`.',
+  examples: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB8ptXB7PQ5cMxkQXJJ8zMCXAPgwhiE4f4PXHqTyBd+s alice@laptop'],
+})
+
+const Admin = Type.Object(
+  {
+    name: Type.String({
+      pattern: USER_NAME_PATTERN,
+      description: 'Login name of the admin on the host.',
+      errorMessage: 'a lowercase login name (letters, digits, _ and -, at most 32)',
+    }),
+    sshKeys: Type.Array(SshPublicKey, {
+      minItems: 1,
+      description: 'Public keys allowed to log in as this admin (and to unlock remotely).',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+const Ssh = Type.Object(
+  {
+    address: Type.String({
+      minLength: 1,
+      description: 'Address the admin laptop uses to reach the host: DNS name or IP.',
+      examples: ['web1.example.org', '192.0.2.10'],
+    }),
+    port: Defaulted(Type.Integer({ minimum: 1, maximum: 65535, description: 'SSH port.' }), 22),
+    user: Defaulted(
+      Type.String({ pattern: USER_NAME_PATTERN, description: 'User Keystone logs in as (root, or one with sudo).' }),
+      'root',
+    ),
+    hostKey: Defaulted(
+      Nullable(SshPublicKey, {
+        description: 'The host\'s SSH public host key, pinned by `keystone deploy`. Later connections must present it.',
+      }),
+      null,
+    ),
+  },
+  { additionalProperties: false, description: 'How the admin laptop reaches the host over SSH.' },
+)
+
+const Dataset = Type.Object(
+  {
+    name: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$',
+      description: 'Dataset name below `<pool>/crypt`, e.g. `data` or `data/photos`.',
+      errorMessage: 'a ZFS dataset name such as `data` or `srv/photos`',
+    }),
+    mountpoint: Defaulted(
+      Nullable(Type.String({ pattern: '^/' }), {
+        description: 'Where the dataset is mounted; null for a dataset that is not mounted.',
+      }),
+      null,
+    ),
+    options: Defaulted(
+      Type.Record(Type.String(), Type.String(), {
+        description: 'ZFS properties for this dataset (`zfs create -o key=value`).',
+        examples: [{ recordsize: '1M', 'com.sun:auto-snapshot': 'true' }],
+      }),
+      {},
+    ),
+  },
+  { additionalProperties: false },
+)
+
+const Storage = Type.Object(
+  {
+    layout: Defaulted(
+      StringEnum(['single', 'mirror'], { description: 'One disk, or a ZFS mirror over all disks.' }),
+      'single',
+    ),
+    disks: Type.Array(
+      Type.String({
+        pattern: '^/dev/disk/by-id/[^/]+$',
+        description: 'Stable device path of a disk that Keystone will wipe at deploy.',
+        errorMessage: 'a /dev/disk/by-id/ path',
+        'x-hint':
+          'device names such as /dev/sda change between boots and can wipe the wrong disk; run `ls -l /dev/disk/by-id/` on the machine and use that path',
+      }),
+      { minItems: 1, description: 'Disks by id; the first carries the ESP (every disk does in a mirror).' },
+    ),
+    espSize: Defaulted(Size('Size of the EFI system partition mounted on /boot.', '1G'), '1G'),
+    swapSize: Defaulted(
+      // `swapSize: 0` is natural YAML, so the integer 0 is accepted beside the string "0".
+      Type.Unsafe<string | 0>({
+        type: ['string', 'integer'],
+        pattern: '^(0|[1-9][0-9]*[KMGT])$',
+        minimum: 0,
+        maximum: 0,
+        description: 'Swap at the end of the last disk, encrypted with a new random key at each boot; 0 for none.',
+        examples: ['8G'],
+        errorMessage: 'a size such as 8G, or 0 for no swap',
+        'x-hint': SIZE_HINT,
+      }),
+      '8G',
+    ),
+    poolSize: Defaulted(
+      Type.String({
+        pattern: '^(100%|[1-9][0-9]*[KMGT])$',
+        description: 'Size of the ZFS partition: 100% for the rest of the disk (minus swap), or a fixed size.',
+        errorMessage: '100% or a size such as 500G',
+        'x-hint': 'disko accepts only 100% or a whole number with K, M, G or T',
+      }),
+      '100%',
+    ),
+    credstoreSize: Defaulted(Size('Size of the LUKS credstore zvol that holds the ZFS key.', '100M'), '100M'),
+    pool: Defaulted(
+      Type.Object(
+        {
+          name: Defaulted(
+            Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.:-]*$', description: 'ZFS pool name.' }),
+            'rpool',
+          ),
+          compression: Defaulted(
+            Type.String({ description: 'Compression of the root dataset, inherited by all others.', examples: ['zstd', 'lz4'] }),
+            'zstd',
+          ),
+          ashift: Defaulted(Type.Integer({ minimum: 9, maximum: 16, description: 'log2 of the sector size.' }), 12),
+          arcMax: Defaulted(Size('Upper bound of the ZFS ARC cache in RAM.', '4G'), '4G'),
+        },
+        { additionalProperties: false },
+      ),
+      {},
+    ),
+    datasets: Defaulted(Type.Array(Dataset, { description: 'Extra datasets, all encrypted under `<pool>/crypt`.' }), []),
+  },
+  { additionalProperties: false, description: 'Disk layout: ESP, encrypted ZFS pool, credstore, swap.' },
+)
+
+const SecureBoot = Type.Object(
+  {
+    enable: Defaulted(Type.Boolean({ description: 'Boot through Lanzaboote with Secure Boot.' }), true),
+    microsoftKeys: Defaulted(
+      Type.Boolean({ description: 'Also enroll Microsoft\'s keys (needed by most GPU and NIC option ROMs).' }),
+      true,
+    ),
+    keys: Defaulted(
+      StringEnum(['provided', 'first-boot'], {
+        description: '`provided`: Keystone generates the keys and installs them at deploy; `first-boot`: the host generates its own.',
+      }),
+      'provided',
+    ),
+  },
+  { additionalProperties: false },
+)
+
+const Tpm = Type.Object(
+  {
+    enable: Defaulted(Type.Boolean({ description: 'Unlock the credstore with the TPM 2.0.' }), true),
+    pcrs: Defaulted(
+      Type.Array(Type.Integer({ minimum: 0, maximum: 23 }), {
+        minItems: 1,
+        description: 'PCRs the TPM key is bound to (systemd-cryptenroll --tpm2-pcrs).',
+      }),
+      [1, 7],
+    ),
+  },
+  { additionalProperties: false },
+)
+
+const RemoteUnlock = Type.Object(
+  {
+    enable: Defaulted(Type.Boolean({ description: 'Run SSH in the initrd so an admin can unlock the disk remotely.' }), false),
+    port: Defaulted(Type.Integer({ minimum: 1, maximum: 65535, description: 'Port of the initrd SSH server.' }), 2222),
+    networkModules: Defaulted(
+      Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), {
+        description: 'Kernel modules of the network card, loaded in the initrd.',
+        examples: [['e1000e', 'igb']],
+      }),
+      [],
+    ),
+    hostKey: Defaulted(
+      Nullable(SshPublicKey, { description: 'Public key of the initrd SSH server, pinned at deploy.' }),
+      null,
+    ),
+  },
+  { additionalProperties: false },
+)
+
+const Mesh = Type.Object(
+  {
+    enable: Defaulted(Type.Boolean({ description: 'Join the Tailscale mesh.' }), false),
+    loginServer: Defaulted(
+      Nullable(Type.String({ pattern: '^https://[^\\s/]+', errorMessage: 'an https:// URL' }), {
+        description: 'Coordination server (Headscale) URL. Required when the mesh is enabled.',
+      }),
+      null,
+    ),
+    tags: Defaulted(
+      Type.Array(Type.String({ pattern: '^tag:[a-z0-9-]+$', errorMessage: 'a tag such as tag:server' }), {
+        description: 'ACL tags this host advertises.',
+      }),
+      [],
+    ),
+    server: Defaulted(
+      Type.Boolean({ description: 'Run the fleet\'s Headscale server on this host (at most one host).' }),
+      false,
+    ),
+  },
+  { additionalProperties: false },
+)
+
+const SyncPath = Type.Object(
+  {
+    path: Type.String({ pattern: '^/', description: 'Absolute directory to sync.' }),
+    mode: Defaulted(StringEnum(['backup', 'two-way']), 'backup'),
+  },
+  { additionalProperties: false },
+)
+
+const Sync = Type.Object(
+  {
+    enable: Defaulted(Type.Boolean({ description: 'Run the Keystone sync agent.' }), false),
+    store: Defaulted(
+      Nullable(Type.String({ pattern: '^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|file:///.*)$' }), {
+        description: '`s3://bucket/prefix` or `file:///path`.',
+      }),
+      null,
+    ),
+    endpoint: Defaulted(
+      Nullable(Type.String({ pattern: '^https?://' }), { description: 'S3 endpoint URL (not for AWS).' }),
+      null,
+    ),
+    region: Defaulted(Type.String({ description: 'S3 region.' }), 'us-east-1'),
+    pathStyle: Defaulted(Type.Boolean({ description: 'Path-style S3 URLs (SeaweedFS, MinIO, Garage).' }), true),
+    paths: Defaulted(Type.Array(SyncPath), []),
+    agentKey: Defaulted(
+      Nullable(Type.String({ pattern: '^ed25519:[A-Za-z0-9+/]{43}=$' }), {
+        description: 'Public Ed25519 key of the host\'s agent, pinned at deploy; verifies heartbeats.',
+      }),
+      null,
+    ),
+  },
+  { additionalProperties: false, description: 'Reserved for the sync agent.' },
+)
+
+export const HostSchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: HOST_NAME_PATTERN,
+      description: 'Host name; must equal the file name (hosts/<name>.yaml).',
+      errorMessage: 'a lowercase host name (letters, digits and -, at most 63)',
+    }),
+    system: StringEnum(['x86_64-linux', 'aarch64-linux'], { description: 'CPU architecture and OS.' }),
+    role: StringEnum(['server', 'workstation'], { description: 'What the host is for.' }),
+    hostId: Type.String({
+      pattern: '^[0-9a-f]{8}$',
+      description: 'networking.hostId: 8 hex digits, unique in the fleet (ZFS uses it).',
+      errorMessage: '8 lowercase hex digits',
+      'x-hint': 'generate one with `head -c4 /dev/urandom | od -A none -t x4 | tr -d " "`',
+    }),
+    stateVersion: Defaulted(
+      Type.String({ pattern: '^[0-9]{2}\\.(05|11)$', description: 'system.stateVersion at first install; never change it.' }),
+      '25.11',
+    ),
+    ssh: Ssh,
+    admins: Type.Array(Admin, { minItems: 1, description: 'People who administer this host.' }),
+    storage: Storage,
+    secureBoot: Defaulted(SecureBoot, {}),
+    tpm: Defaulted(Tpm, {}),
+    remoteUnlock: Defaulted(RemoteUnlock, {}),
+    mesh: Defaulted(Mesh, {}),
+    sync: Defaulted(Sync, {}),
+  },
+  { additionalProperties: false, title: 'Keystone host', description: 'One machine of a Keystone fleet.' },
+)
+
+export type HostInput = Static<typeof HostSchema>
+export type Host = Resolved<HostInput>

@@ -1,0 +1,151 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import { closestMatch } from '../ui/closest-match.js'
+import { HostSchema } from './host-schema.js'
+import type { PathSegment } from './parse-yaml.js'
+import type { PathProblem } from './path-problem.js'
+
+// The one door to `ajv`: validates a parsed host file against the JSON Schema, fills in defaults,
+// and turns ajv's errors into problems a person can act on ("expected …, got …", a hint).
+
+interface Annotated {
+  description?: string
+  errorMessage?: string
+  'x-hint'?: string
+  enum?: string[]
+  properties?: Record<string, Annotated>
+}
+
+let compiled: ValidateFunction | undefined
+
+function validator(): ValidateFunction {
+  if (compiled === undefined) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, allowUnionTypes: true, strict: true })
+    ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' })
+    ajv.addKeyword({ keyword: 'x-hint', schemaType: 'string' })
+    compiled = ajv.compile(HostSchema)
+  }
+  return compiled
+}
+
+// `got` in a message: the value itself for scalars, its kind for the rest.
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing'
+  if (typeof value === 'string') return `\`${value.length > 60 ? value.slice(0, 57) + '...' : value}\``
+  if (typeof value === 'number' || typeof value === 'boolean') return `\`${value}\``
+  if (Array.isArray(value)) return 'a list'
+  return 'a mapping'
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'text',
+  integer: 'a whole number',
+  number: 'a number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  null: 'null',
+}
+
+function pathOf(instancePath: string): PathSegment[] {
+  if (instancePath === '') return []
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((raw) => raw.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .map((segment) => (/^(0|[1-9][0-9]*)$/.test(segment) ? Number(segment) : segment))
+}
+
+// Source text of a scalar, to explain values YAML read as something else than they look.
+export type SourceText = (path: readonly PathSegment[]) => string | undefined
+
+function translate(error: ErrorObject, sourceText: SourceText): PathProblem {
+  const path = pathOf(error.instancePath)
+  const schema = (error.parentSchema ?? {}) as Annotated
+  const hint = schema['x-hint']
+  const got = describeValue(error.data)
+  const withHint = (message: string, extraHint?: string): PathProblem => {
+    const h = extraHint ?? hint
+    return h === undefined ? { path, atKey: false, message } : { path, atKey: false, message, hint: h }
+  }
+  switch (error.keyword) {
+    case 'required': {
+      const missing = (error.params as { missingProperty: string }).missingProperty
+      const about = schema.properties?.[missing]?.description
+      return {
+        path: [...path, missing],
+        atKey: true,
+        message: `missing required key \`${missing}\``,
+        hint: `add \`${missing}:\` here${about === undefined ? '' : ` (${about.replace(/\.$/, '')})`}`,
+      }
+    }
+    case 'additionalProperties': {
+      const extra = (error.params as { additionalProperty: string }).additionalProperty
+      const allowed = Object.keys(schema.properties ?? {})
+      const guess = closestMatch(extra, allowed)
+      return {
+        path: [...path, extra],
+        atKey: true,
+        message: `unknown key \`${extra}\``,
+        hint: guess === undefined ? `allowed keys here: ${allowed.join(', ')}` : `did you mean \`${guess}\`?`,
+      }
+    }
+    case 'type': {
+      const types = String((error.params as { type: string }).type).split(',')
+      const expected = `expected ${types.map((t) => TYPE_NAMES[t] ?? t).join(' or ')}`
+      const written = sourceText(path)
+      const surprising = typeof error.data === 'number' || typeof error.data === 'boolean'
+      if (types.includes('string') && surprising && written !== undefined) {
+        return withHint(
+          `${expected}, got \`${written}\`, which YAML reads as ${typeof error.data === 'number' ? 'a number' : 'a boolean'}`,
+          `put it in quotes: "${written}"`,
+        )
+      }
+      return withHint(`${expected}, got ${got}`)
+    }
+    case 'enum': {
+      const allowed = schema.enum ?? []
+      const guess = typeof error.data === 'string' ? closestMatch(error.data, allowed) : undefined
+      return withHint(
+        `expected one of ${allowed.join(', ')}, got ${got}`,
+        guess === undefined ? undefined : `did you mean \`${guess}\`?`,
+      )
+    }
+    case 'pattern':
+      return withHint(`expected ${schema.errorMessage ?? `text matching ${(error.params as { pattern: string }).pattern}`}, got ${got}`)
+    case 'minItems': {
+      const limit = (error.params as { limit: number }).limit
+      const count = Array.isArray(error.data) ? error.data.length : 0
+      return withHint(`expected at least ${limit} item${limit === 1 ? '' : 's'}, got ${count}`)
+    }
+    case 'minimum':
+    case 'maximum': {
+      if (schema.errorMessage !== undefined) return withHint(`expected ${schema.errorMessage}, got ${got}`)
+      const { comparison, limit } = error.params as { comparison: string; limit: number }
+      return withHint(`expected a number ${comparison} ${limit}, got ${got}`)
+    }
+    case 'minLength':
+      return withHint(`expected non-empty text, got ${got}`)
+    default:
+      return withHint(`${error.message ?? 'is invalid'}, got ${got}`)
+  }
+}
+
+export type SchemaResult = { ok: true; value: unknown } | { ok: false; problems: PathProblem[] }
+
+// Validates in place: on success `value` has every default filled in.
+export function validateHostSchema(value: unknown, sourceText: SourceText = () => undefined): SchemaResult {
+  const validate = validator()
+  if (validate(value)) return { ok: true, value }
+  const problems = (validate.errors ?? []).map((e) => translate(e, sourceText))
+  // A value that fails both its type and its pattern is one problem, not two.
+  const seen = new Set<string>()
+  return {
+    ok: false,
+    problems: problems.filter((p) => {
+      const key = JSON.stringify(p.path)
+      if (seen.has(key)) return false
+      seen.add(key)
+      return true
+    }),
+  }
+}

@@ -1,0 +1,53 @@
+import type { Host } from '../host/host-schema.js'
+import { parseSize } from '../host/sizes.js'
+import type { NixValue } from './emit.js'
+import { espMountPoint } from './render-disko.js'
+
+// The host's settings for Keystone's NixOS modules (`modules/`), as plain data. The modules own
+// the wiring (initrd units, Lanzaboote, crypttab, sshd); this file only says what this host wants.
+export function renderKeystoneOptions(host: Host): NixValue {
+  const { storage } = host
+  const keystone: Record<string, NixValue> = {
+    role: host.role,
+    disk: {
+      enable: true,
+      pool: storage.pool.name,
+      devices: storage.disks,
+      espMountPoints: storage.disks.map((_, i) => espMountPoint(i)).slice(0, storage.layout === 'mirror' ? undefined : 1),
+      arcMaxBytes: parseSize(storage.pool.arcMax) ?? 0,
+    },
+    secureBoot: {
+      enable: host.secureBoot.enable,
+      microsoftKeys: host.secureBoot.microsoftKeys,
+      keys: host.secureBoot.keys,
+    },
+    tpm: { enable: host.tpm.enable, pcrs: host.tpm.pcrs },
+    remoteUnlock: {
+      enable: host.remoteUnlock.enable,
+      port: host.remoteUnlock.port,
+      networkModules: host.remoteUnlock.networkModules,
+    },
+    users: {
+      admins: Object.fromEntries(host.admins.map((admin) => [admin.name, { sshKeys: admin.sshKeys }])),
+    },
+    mesh: host.mesh.enable
+      ? { enable: true, loginServer: host.mesh.loginServer, tags: host.mesh.tags, server: host.mesh.server }
+      : { enable: false },
+  }
+  if (host.sync.enable) {
+    keystone.syncAgent = {
+      enable: true,
+      store: host.sync.store,
+      endpoint: host.sync.endpoint,
+      region: host.sync.region,
+      pathStyle: host.sync.pathStyle,
+      paths: host.sync.paths.map((p) => ({ path: p.path, mode: p.mode })),
+    }
+  }
+  return {
+    networking: { hostName: host.name, hostId: host.hostId },
+    nixpkgs: { hostPlatform: host.system },
+    system: { stateVersion: host.stateVersion },
+    keystone,
+  }
+}
