@@ -1,0 +1,32 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+
+// The only module that reads `process.env` (STYLE.md §3): defaults, then environment, then flags.
+export interface Config {
+  // Root of the fleet repository: the directory holding hosts/.
+  fleetRoot: string
+  debug: boolean
+}
+
+export function findFleetRoot(start: string): string {
+  let dir = path.resolve(start)
+  for (;;) {
+    if (existsSync(path.join(dir, 'hosts'))) return dir
+    const parent = path.dirname(dir)
+    if (parent === dir) return path.resolve(start)
+    dir = parent
+  }
+}
+
+export function loadConfig(flags: { fleet?: string | undefined; cwd?: string } = {}): Config {
+  const cwd = flags.cwd ?? process.cwd()
+  const explicit = flags.fleet ?? process.env.KEYSTONE_FLEET
+  return {
+    fleetRoot: explicit !== undefined && explicit !== '' ? path.resolve(cwd, explicit) : findFleetRoot(cwd),
+    debug: process.env.KEYSTONE_DEBUG === '1',
+  }
+}
+
+export function isDebug(): boolean {
+  return process.env.KEYSTONE_DEBUG === '1'
+}

@@ -1,0 +1,142 @@
+# Generated from hosts/storage1.yaml by `keystone generate storage1` — do not edit.
+# digest: sha256:b4e42a9799941cb7890a87dcc85d5f17
+{
+  disko.devices = {
+    disk = {
+      disk0 = {
+        type = "disk";
+        device = "/dev/disk/by-id/ata-WDC_WD40EFRX-68N32N0_WD-WCC7K0XXXXX1";
+        content = {
+          type = "gpt";
+          partitions = {
+            esp = {
+              priority = 1;
+              size = "1G";
+              type = "EF00";
+              content = {
+                type = "filesystem";
+                format = "vfat";
+                mountpoint = "/boot";
+                mountOptions = [ "umask=0077" ];
+              };
+            };
+            zfs = {
+              priority = 2;
+              size = "100%";
+              content = {
+                type = "zfs";
+                pool = "rpool";
+              };
+            };
+          };
+        };
+      };
+      disk1 = {
+        type = "disk";
+        device = "/dev/disk/by-id/ata-WDC_WD40EFRX-68N32N0_WD-WCC7K0XXXXX2";
+        content = {
+          type = "gpt";
+          partitions = {
+            esp = {
+              priority = 1;
+              size = "1G";
+              type = "EF00";
+              content = {
+                type = "filesystem";
+                format = "vfat";
+                mountpoint = "/boot1";
+                mountOptions = [ "umask=0077" ];
+              };
+            };
+            zfs = {
+              priority = 2;
+              end = "-4G";
+              content = {
+                type = "zfs";
+                pool = "rpool";
+              };
+            };
+            swap = {
+              priority = 3;
+              size = "100%";
+              content = {
+                type = "swap";
+                randomEncryption = true;
+              };
+            };
+          };
+        };
+      };
+    };
+    zpool.rpool = {
+      type = "zpool";
+      mode = "mirror";
+      options = {
+        ashift = "12";
+        autotrim = "on";
+      };
+      rootFsOptions = {
+        mountpoint = "none";
+        compression = "zstd";
+        acltype = "posixacl";
+        xattr = "sa";
+        atime = "off";
+        "com.sun:auto-snapshot" = "false";
+      };
+      datasets = {
+        credstore = {
+          type = "zfs_volume";
+          size = "100M";
+          content = {
+            type = "luks";
+            name = "credstore";
+            passwordFile = "/run/keystone/credstore-passphrase";
+            settings.allowDiscards = true;
+            content = {
+              type = "filesystem";
+              format = "ext4";
+            };
+          };
+        };
+        crypt = {
+          type = "zfs_fs";
+          options = {
+            mountpoint = "none";
+            encryption = "aes-256-gcm";
+            keyformat = "raw";
+            keylocation = "file:///etc/credstore/zfs-sysroot.mount";
+          };
+          preCreateHook = ''
+            mount -o X-mount.mkdir /dev/mapper/credstore /etc/credstore
+            install -m 0400 /run/keystone/zfs-raw-key /etc/credstore/zfs-sysroot.mount
+          '';
+          postCreateHook = ''
+            umount /etc/credstore
+            cryptsetup luksClose /dev/mapper/credstore
+          '';
+        };
+        "crypt/system" = {
+          type = "zfs_fs";
+          mountpoint = "/";
+        };
+        "crypt/system/nix" = {
+          type = "zfs_fs";
+          mountpoint = "/nix";
+          options."com.sun:auto-snapshot" = "false";
+        };
+        "crypt/system/var" = {
+          type = "zfs_fs";
+          mountpoint = "/var";
+        };
+        "crypt/backups" = {
+          type = "zfs_fs";
+          mountpoint = "/srv/backups";
+          options = {
+            compression = "zstd-9";
+            "com.sun:auto-snapshot" = "true";
+          };
+        };
+      };
+    };
+  };
+}

@@ -1,0 +1,112 @@
+# Generated from hosts/web1.yaml by `keystone generate web1` — do not edit.
+# digest: sha256:99626aa36fd27a95aa8322ec5732cae0
+{
+  disko.devices = {
+    disk.disk0 = {
+      type = "disk";
+      device = "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNX0T123456A";
+      content = {
+        type = "gpt";
+        partitions = {
+          esp = {
+            priority = 1;
+            size = "1G";
+            type = "EF00";
+            content = {
+              type = "filesystem";
+              format = "vfat";
+              mountpoint = "/boot";
+              mountOptions = [ "umask=0077" ];
+            };
+          };
+          zfs = {
+            priority = 2;
+            end = "-8G";
+            content = {
+              type = "zfs";
+              pool = "rpool";
+            };
+          };
+          swap = {
+            priority = 3;
+            size = "100%";
+            content = {
+              type = "swap";
+              randomEncryption = true;
+            };
+          };
+        };
+      };
+    };
+    zpool.rpool = {
+      type = "zpool";
+      mode = "";
+      options = {
+        ashift = "12";
+        autotrim = "on";
+      };
+      rootFsOptions = {
+        mountpoint = "none";
+        compression = "zstd";
+        acltype = "posixacl";
+        xattr = "sa";
+        atime = "off";
+        "com.sun:auto-snapshot" = "false";
+      };
+      datasets = {
+        credstore = {
+          type = "zfs_volume";
+          size = "100M";
+          content = {
+            type = "luks";
+            name = "credstore";
+            passwordFile = "/run/keystone/credstore-passphrase";
+            settings = {
+              allowDiscards = true;
+              crypttabExtraOpts = [ "tpm2-device=auto" "tpm2-measure-pcr=yes" ];
+            };
+            content = {
+              type = "filesystem";
+              format = "ext4";
+            };
+          };
+        };
+        crypt = {
+          type = "zfs_fs";
+          options = {
+            mountpoint = "none";
+            encryption = "aes-256-gcm";
+            keyformat = "raw";
+            keylocation = "file:///etc/credstore/zfs-sysroot.mount";
+          };
+          preCreateHook = ''
+            mount -o X-mount.mkdir /dev/mapper/credstore /etc/credstore
+            install -m 0400 /run/keystone/zfs-raw-key /etc/credstore/zfs-sysroot.mount
+          '';
+          postCreateHook = ''
+            umount /etc/credstore
+            cryptsetup luksClose /dev/mapper/credstore
+          '';
+        };
+        "crypt/system" = {
+          type = "zfs_fs";
+          mountpoint = "/";
+        };
+        "crypt/system/nix" = {
+          type = "zfs_fs";
+          mountpoint = "/nix";
+          options."com.sun:auto-snapshot" = "false";
+        };
+        "crypt/system/var" = {
+          type = "zfs_fs";
+          mountpoint = "/var";
+        };
+        "crypt/data" = {
+          type = "zfs_fs";
+          mountpoint = "/srv/data";
+          options.recordsize = "1M";
+        };
+      };
+    };
+  };
+}
