@@ -19,9 +19,10 @@ export interface NewHostValues {
   tpm: boolean
 }
 
-const scalar = (value: string | number | boolean) => stringify(value, { defaultStringType: 'PLAIN' }).trimEnd()
+// lineWidth 0: never fold a long value (an SSH key) over several lines.
+const scalar = (value: string | number | boolean) => stringify(value, { defaultStringType: 'PLAIN', lineWidth: 0 }).trimEnd()
 // A hostId like 8425e349 must be quoted or YAML reads it as a number.
-const quoted = (value: string) => stringify(value, { defaultStringType: 'QUOTE_DOUBLE' }).trimEnd()
+const quoted = (value: string) => stringify(value, { defaultStringType: 'QUOTE_DOUBLE', lineWidth: 0 }).trimEnd()
 
 export function renderHostFile(v: NewHostValues): string {
   const list = (items: string[], indent: string) => items.map((item) => `${indent}- ${scalar(item)}`).join('\n')

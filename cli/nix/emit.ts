@@ -57,12 +57,33 @@ function fitsIndentedString(value: string): boolean {
   return lines.every((line) => line.trim() !== '') && lines.some((line) => !line.startsWith(' '))
 }
 
+// Inside '' … '' only two sequences are special: `''` (escaped as `'''`) and `${` (escaped as
+// `''${`). A lone `'` right before an escaped `${` would merge with it into `'''` + `${`, so it
+// takes the escape for any single character, `''\'`.
+function escapeIndentedLine(line: string): string {
+  let out = ''
+  for (let i = 0; i < line.length; i++) {
+    if (line.startsWith("''", i)) {
+      out += "'''"
+      i++
+    } else if (line.startsWith('${', i)) {
+      out += "''${"
+      i++
+    } else if (line[i] === "'" && line.startsWith('${', i + 1)) {
+      out += "''\\'"
+    } else {
+      out += line[i]
+    }
+  }
+  return out
+}
+
 function emitIndentedString(value: string, indent: string): string {
   const inner = indent + '  '
   const body = value
     .slice(0, -1)
     .split('\n')
-    .map((line) => inner + line.replaceAll("''", "'''").replaceAll('${', "''${"))
+    .map((line) => inner + escapeIndentedLine(line))
     .join('\n')
   return `''\n${body}\n${indent}''`
 }

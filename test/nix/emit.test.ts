@@ -35,3 +35,10 @@ t.test('raw Nix only through nixRaw, numbers only as safe integers', async (t) =
 t.test('undefined attributes are left out', async (t) => {
   t.equal(emitNix({ a: 1, b: undefined }), '{\n  a = 1;\n}')
 })
+
+t.test('indented strings escape quotes next to interpolation', async (t) => {
+  // Found by the property test: `'''${` lexes as an escaped '' followed by a live interpolation.
+  t.equal(emitNix("a\n'''${\n"), "''\n  a\n  '''''\\'''${\n''")
+  t.equal(emitNix("a\n'${x}\n"), "''\n  a\n  ''\\'''${x}\n''")
+  t.equal(emitNix("a\n''\n"), "''\n  a\n  '''\n''")
+})
