@@ -12,13 +12,15 @@ export function missingTool(command: string, args: string[] = ['--version']): st
   }
 }
 
-export const requireAll = process.env.KEYSTONE_REQUIRE_ALL === '1'
+export function requireAll(): boolean {
+  return process.env.KEYSTONE_REQUIRE_ALL === '1'
+}
 
 // Returns tap's `skip` option: false when the tool is there, the reason otherwise. Throws when
 // the tool is missing and every tool is required.
 export function needs(command: string, args?: string[]): false | string {
   const missing = missingTool(command, args)
   if (missing === undefined) return false
-  if (requireAll) throw new Error(`KEYSTONE_REQUIRE_ALL=1 but ${missing}`)
+  if (requireAll()) throw new Error(`KEYSTONE_REQUIRE_ALL=1 but ${missing}`)
   return `skipped: ${missing}`
 }
