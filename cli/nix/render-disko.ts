@@ -1,3 +1,4 @@
+import { posix } from 'node:path'
 import type { Host } from '../host/host-schema.js'
 import type { NixValue } from './emit.js'
 
@@ -93,19 +94,47 @@ function renderCredstore(host: Host): NixValue {
   }
 }
 
-// Hooks run by disko around `zfs create` of `<pool>/crypt` (lib/default.nix mkSubType hooks).
-// The credstore already exists: zpool.nix creates datasets in attribute-name order, and
-// "credstore" sorts before "crypt".
-function renderCryptHooks(): { preCreateHook: string; postCreateHook: string } {
+// Hooks run by disko around the commands of the `<pool>/crypt` node (lib/default.nix mkSubType
+// hooks; mkCreateOption/mkMountOption put pre* before and post* after the node's own commands).
+// The credstore already exists and is open: zpool.nix creates and mounts datasets in
+// attribute-name order, and "credstore" sorts before "crypt".
+function renderCryptHooks(pool: string): Record<string, string> {
   const keyFile = `/etc/credstore/${CREDSTORE_ZFS_KEY_NAME}`
+  const crypt = `${pool}/crypt`
+  const closeCredstore = [
+    'if mountpoint -q /etc/credstore; then umount /etc/credstore; fi',
+    // An open credstore holds the zvol, and so the pool, busy: nixos-anywhere's `zpool export -a
+    // || true` before the first reboot would fail silently and the initrd import would need -f.
+    'if cryptsetup status credstore >/dev/null 2>&1; then cryptsetup close credstore; fi',
+    '',
+  ].join('\n')
   return {
+    // The create hooks run on every `disko --mode format`, also when the dataset exists (a
+    // re-run): only a new dataset gets the installer's key, an existing one keeps its own.
     preCreateHook: [
-      'mount -o X-mount.mkdir /dev/mapper/credstore /etc/credstore',
-      `install -m 0400 ${INSTALLER_ZFS_KEY} ${keyFile}`,
+      'mountpoint -q /etc/credstore || mount -o X-mount.mkdir /dev/mapper/credstore /etc/credstore',
+      `if ! zfs get type ${crypt} >/dev/null 2>&1; then`,
+      `  install -m 0400 ${INSTALLER_ZFS_KEY} ${keyFile}`,
+      'fi',
       '',
     ].join('\n'),
-    postCreateHook: ['umount /etc/credstore', 'cryptsetup luksClose /dev/mapper/credstore', ''].join('\n'),
+    postCreateHook: closeCredstore,
+    // zfs_fs.nix runs `zfs load-key` at mount when the key is not loaded (a mount-only run); the
+    // keylocation file is only there while the credstore is mounted.
+    preMountHook: [
+      `if [ "$(zfs get -H -o value keystatus ${crypt})" = unavailable ]; then`,
+      '  mount -o ro,X-mount.mkdir /dev/mapper/credstore /etc/credstore',
+      'fi',
+      '',
+    ].join('\n'),
+    postMountHook: closeCredstore,
   }
+}
+
+// NixOS rejects a mountpoint with a trailing slash (filesystems.nix `mountPoint`), and the
+// host checks compare normalised paths: emit the same normal form they checked.
+function normaliseMountpoint(mountpoint: string): string {
+  return posix.normalize(mountpoint).replace(/\/+$/, '') || '/'
 }
 
 function renderDatasets(host: Host): Record<string, NixValue> {
@@ -119,7 +148,7 @@ function renderDatasets(host: Host): Record<string, NixValue> {
         keyformat: 'raw',
         keylocation: `file:///etc/credstore/${CREDSTORE_ZFS_KEY_NAME}`,
       },
-      ...renderCryptHooks(),
+      ...renderCryptHooks(host.storage.pool.name),
     },
     'crypt/system': { type: 'zfs_fs', mountpoint: '/' },
     'crypt/system/nix': {
@@ -132,7 +161,7 @@ function renderDatasets(host: Host): Record<string, NixValue> {
   }
   for (const dataset of host.storage.datasets) {
     const entry: Record<string, NixValue> = { type: 'zfs_fs' }
-    if (dataset.mountpoint !== null) entry.mountpoint = dataset.mountpoint
+    if (dataset.mountpoint !== null) entry.mountpoint = normaliseMountpoint(dataset.mountpoint)
     else entry.options = { mountpoint: 'none' }
     if (Object.keys(dataset.options).length > 0) {
       entry.options = { ...(entry.options as Record<string, NixValue> | undefined), ...dataset.options }

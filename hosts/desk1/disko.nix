@@ -1,5 +1,5 @@
 # Generated from hosts/desk1.yaml by `keystone generate desk1` — do not edit.
-# digest: sha256:2b0b4615d09f0bd674e353a15f4d01ea
+# digest: sha256:5f19f72406f10e4a724500e1bb3bc5b3
 {
   disko.devices = {
     disk.disk0 = {
@@ -80,12 +80,23 @@
             keylocation = "file:///etc/credstore/zfs-sysroot.mount";
           };
           preCreateHook = ''
-            mount -o X-mount.mkdir /dev/mapper/credstore /etc/credstore
-            install -m 0400 /run/keystone/zfs-raw-key /etc/credstore/zfs-sysroot.mount
+            mountpoint -q /etc/credstore || mount -o X-mount.mkdir /dev/mapper/credstore /etc/credstore
+            if ! zfs get type rpool/crypt >/dev/null 2>&1; then
+              install -m 0400 /run/keystone/zfs-raw-key /etc/credstore/zfs-sysroot.mount
+            fi
           '';
           postCreateHook = ''
-            umount /etc/credstore
-            cryptsetup luksClose /dev/mapper/credstore
+            if mountpoint -q /etc/credstore; then umount /etc/credstore; fi
+            if cryptsetup status credstore >/dev/null 2>&1; then cryptsetup close credstore; fi
+          '';
+          preMountHook = ''
+            if [ "$(zfs get -H -o value keystatus rpool/crypt)" = unavailable ]; then
+              mount -o ro,X-mount.mkdir /dev/mapper/credstore /etc/credstore
+            fi
+          '';
+          postMountHook = ''
+            if mountpoint -q /etc/credstore; then umount /etc/credstore; fi
+            if cryptsetup status credstore >/dev/null 2>&1; then cryptsetup close credstore; fi
           '';
         };
         "crypt/system" = {

@@ -1,5 +1,5 @@
 # Generated from hosts/storage1.yaml by `keystone generate storage1` — do not edit.
-# digest: sha256:b4e42a9799941cb7890a87dcc85d5f17
+# digest: sha256:d128e29310f939f2ae64943c39f187a0
 {
   disko.devices = {
     disk = {
@@ -107,12 +107,23 @@
             keylocation = "file:///etc/credstore/zfs-sysroot.mount";
           };
           preCreateHook = ''
-            mount -o X-mount.mkdir /dev/mapper/credstore /etc/credstore
-            install -m 0400 /run/keystone/zfs-raw-key /etc/credstore/zfs-sysroot.mount
+            mountpoint -q /etc/credstore || mount -o X-mount.mkdir /dev/mapper/credstore /etc/credstore
+            if ! zfs get type rpool/crypt >/dev/null 2>&1; then
+              install -m 0400 /run/keystone/zfs-raw-key /etc/credstore/zfs-sysroot.mount
+            fi
           '';
           postCreateHook = ''
-            umount /etc/credstore
-            cryptsetup luksClose /dev/mapper/credstore
+            if mountpoint -q /etc/credstore; then umount /etc/credstore; fi
+            if cryptsetup status credstore >/dev/null 2>&1; then cryptsetup close credstore; fi
+          '';
+          preMountHook = ''
+            if [ "$(zfs get -H -o value keystatus rpool/crypt)" = unavailable ]; then
+              mount -o ro,X-mount.mkdir /dev/mapper/credstore /etc/credstore
+            fi
+          '';
+          postMountHook = ''
+            if mountpoint -q /etc/credstore; then umount /etc/credstore; fi
+            if cryptsetup status credstore >/dev/null 2>&1; then cryptsetup close credstore; fi
           '';
         };
         "crypt/system" = {
