@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { checkProvenance } from './generated-file.js'
 import type { GeneratedFile } from './render-host.js'
-import { readIfExists } from './write-generated.js'
+import { readIfExists } from '../fs/read-if-exists.js'
 
 export interface GeneratedProblem {
   path: string
@@ -20,7 +20,7 @@ function regenerateCommand(file: string): string {
 export async function checkGenerated(fleetRoot: string, expected: readonly GeneratedFile[]): Promise<GeneratedProblem[]> {
   const problems: GeneratedProblem[] = []
   for (const file of expected) {
-    const actual = await readIfExists(path.join(fleetRoot, file.path))
+    const actual = readIfExists(path.join(fleetRoot, file.path))
     if (actual === file.content) continue
     const command = regenerateCommand(file.path)
     if (actual === undefined) {
@@ -67,7 +67,7 @@ async function findOrphans(fleetRoot: string, expected: readonly GeneratedFile[]
   const problems: GeneratedProblem[] = []
   for (const entry of entries) {
     if (!entry.isDirectory() || known.has(entry.name)) continue
-    const defaultNix = await readIfExists(path.join(fleetRoot, 'hosts', entry.name, 'default.nix'))
+    const defaultNix = readIfExists(path.join(fleetRoot, 'hosts', entry.name, 'default.nix'))
     if (defaultNix !== undefined && checkProvenance(defaultNix) !== 'not-generated') {
       problems.push({
         path: `hosts/${entry.name}/`,

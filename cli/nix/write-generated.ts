@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { FILE_CONCURRENCY, mapLimit } from '../fs/map-limit.js'
+import { readIfExists } from '../fs/read-if-exists.js'
 import { writeFileAtomic } from '../fs/write-file-atomic.js'
 import type { GeneratedFile } from './render-host.js'
 
@@ -8,28 +9,15 @@ export interface WriteReport {
   unchanged: string[]
 }
 
-async function readIfExists(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw error
-  }
-}
-
 // Writes only what differs, so that file times and git stay quiet when nothing changed.
 export async function writeGenerated(fleetRoot: string, files: readonly GeneratedFile[]): Promise<WriteReport> {
-  const report: WriteReport = { written: [], unchanged: [] }
-  for (const file of files) {
+  const changed = await mapLimit(files, FILE_CONCURRENCY, async (file) => {
     const target = path.join(fleetRoot, file.path)
-    if ((await readIfExists(target)) === file.content) {
-      report.unchanged.push(file.path)
-    } else {
-      await writeFileAtomic(target, file.content)
-      report.written.push(file.path)
-    }
-  }
+    if (readIfExists(target) === file.content) return false
+    await writeFileAtomic(target, file.content)
+    return true
+  })
+  const report: WriteReport = { written: [], unchanged: [] }
+  files.forEach((file, i) => (changed[i] ? report.written : report.unchanged).push(file.path))
   return report
 }
-
-export { readIfExists }
