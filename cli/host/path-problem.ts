@@ -17,3 +17,11 @@ export function problemAt(path: PathSegment[], message: string, hint?: string): 
 export function formatPath(path: readonly PathSegment[]): string {
   return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('')
 }
+
+// A problem prints on one line, and text from a host file must not drive the terminal: control
+// characters (newlines of a block scalar, an ESC) are shown escaped.
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}

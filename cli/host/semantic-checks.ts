@@ -1,8 +1,9 @@
+import { posix } from 'node:path'
 import type { Host } from './host-schema.js'
 import { problemAt, type PathProblem } from './path-problem.js'
 import { parseSize } from './sizes.js'
 import { checkSshPublicKey } from './ssh-keys.js'
-import { checkZfsProperty } from './zfs-properties.js'
+import { checkZfsProperty, type PropertyProblem } from './zfs-properties.js'
 
 // Rules a JSON Schema cannot express, run on one schema-valid host. Fleet-wide rules (unique
 // names and hostIds, one mesh server) are in `fleet-checks.ts`.
@@ -10,6 +11,17 @@ import { checkZfsProperty } from './zfs-properties.js'
 // Datasets Keystone itself creates under `<pool>/crypt`, and mountpoints the boot chain owns.
 const RESERVED_DATASETS = ['system', 'system/nix', 'system/var']
 const RESERVED_MOUNTPOINTS = ['/', '/nix', '/var', '/boot', '/etc/credstore']
+// Nothing may be mounted inside the store, an ESP or the credstore; and /boot1, /boot2… are the
+// ESPs of mirror disks (render-disko.ts espMountPoint). Returns the mountpoint it collides with.
+function reservedMountpoint(normalised: string): string | undefined {
+  if (RESERVED_MOUNTPOINTS.includes(normalised) || /^\/boot[0-9]+$/.test(normalised)) return normalised
+  const owner = /^(\/nix|\/etc\/credstore|\/boot[0-9]*)\//.exec(normalised)
+  return owner?.[1]
+}
+// The address reaches ssh(1) as an argument: nothing but a name or an address may be there (a
+// leading `-` would be read as an option).
+const HOST_NAME = /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$/
+const IPV6 = /^[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f.]*(%[A-Za-z0-9_.-]+)?$/
 const MIN_ESP_BYTES = 256 * 2 ** 20
 const MIN_CREDSTORE_BYTES = 16 * 2 ** 20
 
@@ -44,19 +56,22 @@ function checkIdentity(host: Host, fileStem: string): PathProblem[] {
 
 function checkKey(path: PathProblem['path'], line: string): PathProblem[] {
   const result = checkSshPublicKey(line)
-  return result.ok
-    ? []
-    : [problemAt(path, `expected an OpenSSH public key, got \`${line.slice(0, 40)}${line.length > 40 ? '...' : ''}\`: ${result.reason}`, 'paste one line of `~/.ssh/id_ed25519.pub`')]
+  if (result.ok) return []
+  if (result.privateKey === true) {
+    return [problemAt(path, 'expected an OpenSSH public key, got a private key', 'paste the one line of `~/.ssh/id_ed25519.pub` instead; if this file was ever committed, treat the key as leaked and replace it')]
+  }
+  return [problemAt(path, `expected an OpenSSH public key, got \`${line.slice(0, 40)}${line.length > 40 ? '...' : ''}\`: ${result.reason}`, 'paste one line of `~/.ssh/id_ed25519.pub`')]
 }
 
 function checkAccess(host: Host): PathProblem[] {
   const problems: PathProblem[] = []
   const { address } = host.ssh
-  if (address.includes('@')) {
-    problems.push(problemAt(['ssh', 'address'], `expected a host name or IP address, got \`${address}\``, 'put the login name in ssh.user, not in the address'))
-  } else if (/\s|\/|:\d+$/.test(address) && !address.includes('::')) {
-    problems.push(problemAt(['ssh', 'address'], `expected a host name or IP address, got \`${address}\``, 'write only the host; the port goes in ssh.port'))
-  }
+  // host:port has one colon, an IPv6 address several; `[v6]:port` is the bracketed form.
+  const withPort = /^[^:]+:\d+$/.test(address) || /^\[.*\]:\d+$/.test(address)
+  const wrongAddress = (hint: string) => problemAt(['ssh', 'address'], `expected a host name or IP address, got \`${address}\``, hint)
+  if (address.includes('@')) problems.push(wrongAddress('put the login name in ssh.user, not in the address'))
+  else if (withPort) problems.push(wrongAddress('write only the host; the port goes in ssh.port'))
+  else if (!HOST_NAME.test(address) && !IPV6.test(address)) problems.push(wrongAddress('write a DNS name or an IP address, such as web1.example.org or 192.0.2.10'))
   if (host.ssh.hostKey !== null) problems.push(...checkKey(['ssh', 'hostKey'], host.ssh.hostKey))
   const seen = new Map<string, number>()
   host.admins.forEach((admin, i) => {
@@ -108,16 +123,26 @@ function checkSizes(host: Host): PathProblem[] {
 
 function checkPool(host: Host): PathProblem[] {
   const problem = checkZfsProperty('compression', host.storage.pool.compression)
-  return problem === undefined ? [] : [problemAt(['storage', 'pool', 'compression'], problem.message, problem.hint)]
+  return problem === undefined ? [] : [propertyProblem(['storage', 'pool', 'compression'], problem)]
+}
+
+function propertyProblem(path: PathProblem['path'], problem: PropertyProblem): PathProblem {
+  return { ...problemAt(path, problem.message, problem.hint), atKey: problem.aboutName === true }
 }
 
 function checkDatasets(host: Host): PathProblem[] {
   const problems: PathProblem[] = []
   const names = new Map<string, number>()
   const mountpoints = new Map<string, number>()
+  const pool = host.storage.pool.name
   host.storage.datasets.forEach((dataset, i) => {
     const at = (...rest: (string | number)[]) => ['storage', 'datasets', i, ...rest]
-    if (RESERVED_DATASETS.includes(dataset.name)) {
+    // Names are relative to `<pool>/crypt`; a full name would nest the pool inside itself.
+    const prefix = [`${pool}/crypt/`, 'crypt/'].find((p) => dataset.name.startsWith(p))
+    if (prefix !== undefined) {
+      const relative = dataset.name.slice(prefix.length)
+      problems.push(problemAt(at('name'), `expected a name below ${pool}/crypt, got \`${dataset.name}\``, `write \`${relative}\`; Keystone creates it as ${pool}/crypt/${relative}`))
+    } else if (RESERVED_DATASETS.includes(dataset.name)) {
       problems.push(problemAt(at('name'), `\`${dataset.name}\` is created by Keystone`, 'choose another name, e.g. `data`'))
     }
     const firstName = names.get(dataset.name)
@@ -126,9 +151,13 @@ function checkDatasets(host: Host): PathProblem[] {
     } else names.set(dataset.name, i)
     const { mountpoint } = dataset
     if (mountpoint !== null) {
-      const normalised = mountpoint.replace(/\/+$/, '') || '/'
-      if (RESERVED_MOUNTPOINTS.includes(normalised)) {
-        problems.push(problemAt(at('mountpoint'), `\`${mountpoint}\` is mounted by Keystone`, 'choose another mountpoint, e.g. /srv/data'))
+      // `/srv/../nix` is /nix too.
+      const normalised = posix.normalize(mountpoint).replace(/\/+$/, '') || '/'
+      const owner = reservedMountpoint(normalised)
+      if (owner !== undefined) {
+        const shown = normalised === mountpoint.replace(/\/+$/, '') ? `\`${mountpoint}\`` : `\`${mountpoint}\` (that is, ${normalised})`
+        const what = owner === normalised ? 'is mounted by Keystone' : `is inside \`${owner}\`, which Keystone mounts`
+        problems.push(problemAt(at('mountpoint'), `${shown} ${what}`, 'choose another mountpoint, e.g. /srv/data'))
       }
       const firstMount = mountpoints.get(normalised)
       if (firstMount !== undefined) {
@@ -137,7 +166,7 @@ function checkDatasets(host: Host): PathProblem[] {
     }
     for (const [name, value] of Object.entries(dataset.options)) {
       const problem = checkZfsProperty(name, value)
-      if (problem !== undefined) problems.push(problemAt(at('options', name), problem.message, problem.hint))
+      if (problem !== undefined) problems.push(propertyProblem(at('options', name), problem))
     }
   })
   return problems
@@ -181,7 +210,7 @@ function checkSync(host: Host): PathProblem[] {
   if (sync.endpoint !== null && sync.store !== null && !sync.store.startsWith('s3://')) {
     problems.push(problemAt(['sync', 'endpoint'], 'an endpoint only applies to an s3:// store', 'remove sync.endpoint, or use an s3:// store'))
   }
-  const paths = sync.paths.map((p) => p.path.replace(/\/+$/, ''))
+  const paths = sync.paths.map((p) => posix.normalize(p.path).replace(/\/+$/, ''))
   paths.forEach((path, i) => {
     const j = paths.findIndex((other, k) => k !== i && (other === path ? k < i : path.startsWith(other + '/')))
     if (j !== -1) {

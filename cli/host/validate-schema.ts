@@ -1,6 +1,6 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import { closestMatch } from '../ui/closest-match.js'
-import { HostSchema } from './host-schema.js'
+import { shippedSchemaText } from './shipped-schema.js'
 import type { PathSegment } from './parse-yaml.js'
 import type { PathProblem } from './path-problem.js'
 
@@ -15,15 +15,20 @@ interface Annotated {
   properties?: Record<string, Annotated>
 }
 
+// Strict, every error at once, defaults filled in, and Keystone's two annotation keywords.
+export function createAjv(options: Options = {}): Ajv {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, allowUnionTypes: true, strict: true, ...options })
+  ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' })
+  ajv.addKeyword({ keyword: 'x-hint', schemaType: 'string' })
+  return ajv
+}
+
 let compiled: ValidateFunction | undefined
 
 function validator(): ValidateFunction {
-  if (compiled === undefined) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, allowUnionTypes: true, strict: true })
-    ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' })
-    ajv.addKeyword({ keyword: 'x-hint', schemaType: 'string' })
-    compiled = ajv.compile(HostSchema)
-  }
+  // Checking the schema against the draft-07 meta-schema, and a second pass over the generated
+  // code, would cost ~25 ms in every command; test/host/validate-schema.test.ts does the first.
+  compiled ??= createAjv({ validateSchema: false, code: { optimize: false } }).compile(JSON.parse(shippedSchemaText()) as object)
   return compiled
 }
 
@@ -58,7 +63,11 @@ function pathOf(instancePath: string): PathSegment[] {
 // Source text of a scalar, to explain values YAML read as something else than they look.
 export type SourceText = (path: readonly PathSegment[]) => string | undefined
 
-function translate(error: ErrorObject, sourceText: SourceText): PathProblem {
+// `meant`: the key that an unknown key's did-you-mean names, so that `adress:` is reported once,
+// not also as a missing `address`.
+type Translated = PathProblem & { meant?: PathSegment[]; missing?: true }
+
+function translate(error: ErrorObject, sourceText: SourceText): Translated {
   const path = pathOf(error.instancePath)
   const schema = (error.parentSchema ?? {}) as Annotated
   const hint = schema['x-hint']
@@ -71,23 +80,23 @@ function translate(error: ErrorObject, sourceText: SourceText): PathProblem {
     case 'required': {
       const missing = (error.params as { missingProperty: string }).missingProperty
       const about = schema.properties?.[missing]?.description
+      const how = schema.properties?.[missing]?.['x-hint']
       return {
+        missing: true,
         path: [...path, missing],
         atKey: true,
         message: `missing required key \`${missing}\``,
-        hint: `add \`${missing}:\` here${about === undefined ? '' : ` (${about.replace(/\.$/, '')})`}`,
+        hint: `add \`${missing}:\` here${about === undefined ? '' : ` (${about.replace(/\.$/, '')})`}${how === undefined ? '' : `; ${how}`}`,
       }
     }
     case 'additionalProperties': {
       const extra = (error.params as { additionalProperty: string }).additionalProperty
       const allowed = Object.keys(schema.properties ?? {})
       const guess = closestMatch(extra, allowed)
-      return {
-        path: [...path, extra],
-        atKey: true,
-        message: `unknown key \`${extra}\``,
-        hint: guess === undefined ? `allowed keys here: ${allowed.join(', ')}` : `did you mean \`${guess}\`?`,
-      }
+      const problem = { path: [...path, extra], atKey: true, message: `unknown key \`${extra}\`` }
+      return guess === undefined
+        ? { ...problem, hint: `allowed keys here: ${allowed.join(', ')}` }
+        : { ...problem, hint: `did you mean \`${guess}\`?`, meant: [...path, guess] }
     }
     case 'type': {
       const types = String((error.params as { type: string }).type).split(',')
@@ -99,6 +108,17 @@ function translate(error: ErrorObject, sourceText: SourceText): PathProblem {
           `${expected}, got \`${written}\`, which YAML reads as ${typeof error.data === 'number' ? 'a number' : 'a boolean'}`,
           `put it in quotes: "${written}"`,
         )
+      }
+      // `"22"`, `yes` and a key pasted inline look like a number, a boolean and a list, but are text.
+      if (typeof error.data === 'string') {
+        const fix = types.includes('array')
+          ? 'write each item on its own line, starting with `- `'
+          : types.includes('boolean') && /^(yes|no|on|off)$/i.test(error.data)
+            ? 'write true or false; YAML 1.2 reads yes, no, on and off as text'
+            : /^(true|false|-?[0-9]+)$/.test(error.data)
+              ? 'remove the quotes'
+              : undefined
+        return withHint(`${expected}, got the text ${got}`, fix)
       }
       return withHint(`${expected}, got ${got}`)
     }
@@ -136,16 +156,17 @@ export type SchemaResult = { ok: true; value: unknown } | { ok: false; problems:
 export function validateHostSchema(value: unknown, sourceText: SourceText = () => undefined): SchemaResult {
   const validate = validator()
   if (validate(value)) return { ok: true, value }
-  const problems = (validate.errors ?? []).map((e) => translate(e, sourceText))
-  // A value that fails both its type and its pattern is one problem, not two.
+  const translated = (validate.errors ?? []).map((e) => translate(e, sourceText))
+  // A value that fails both its type and its pattern is one problem, not two; so is a misspelt
+  // required key.
+  const meant = new Set(translated.flatMap((p) => (p.meant === undefined ? [] : [JSON.stringify(p.meant)])))
   const seen = new Set<string>()
-  return {
-    ok: false,
-    problems: problems.filter((p) => {
-      const key = JSON.stringify(p.path)
-      if (seen.has(key)) return false
-      seen.add(key)
-      return true
-    }),
+  const problems: PathProblem[] = []
+  for (const { meant: _, missing, ...problem } of translated) {
+    const key = JSON.stringify(problem.path)
+    if (seen.has(key) || (missing === true && meant.has(key))) continue
+    seen.add(key)
+    problems.push(problem)
   }
+  return { ok: false, problems }
 }

@@ -1,9 +1,14 @@
+import { closestMatch } from '../ui/closest-match.js'
 import { parseSize } from './sizes.js'
 
 // ZFS dataset property values that disko passes to `zfs create -o` unchecked: a typo here would
 // only surface as a failed install half-way through formatting. Names and values from zfsprops(7).
 
-type Check = (value: string) => string | undefined
+// `aboutName`: the property itself is wrong, so the problem points at the key, not the value.
+export type PropertyProblem = { message: string; hint?: string; aboutName?: true }
+
+// A message, or a message with the fix when the fix is not obvious from it.
+type Check = (value: string) => string | PropertyProblem | undefined
 
 const oneOf =
   (...values: string[]): Check =>
@@ -23,16 +28,20 @@ const compression: Check = (value) =>
     : `expected on, off, lz4, zstd, zstd-<1-19>, gzip-<1-9>, lzjb or zle, got \`${value}\``
 
 const recordsize: Check = (value) => {
-  const bytes = parseSize(value)
+  const bytes = /^[1-9][0-9]*$/.test(value) ? Number(value) : parseSize(value)
   const ok = bytes !== undefined && bytes >= 512 && bytes <= 16 * 2 ** 20 && (bytes & (bytes - 1)) === 0
   return ok ? undefined : `expected a power of two from 512 to 16M such as 128K or 1M, got \`${value}\``
 }
 
-// keylocation takes `prompt` or a URI; OpenZFS understands file://, https:// and http://.
-const keylocation: Check = (value) =>
-  value === 'prompt' || /^file:\/\/\/\S+$/.test(value) || /^https?:\/\/\S+$/.test(value)
-    ? undefined
-    : `expected prompt, file:///<absolute path> or https://<url>, got \`${value}\``
+// keylocation takes `prompt` or a URI. OpenZFS also fetches http://, but then the key crosses the
+// network in clear, so only file:// and https:// are accepted.
+const keylocation: Check = (value) => {
+  if (value === 'prompt' || /^file:\/\/\/\S+$/.test(value) || /^https:\/\/\S+$/.test(value)) return undefined
+  const message = `expected prompt, file:///<absolute path> or https://<url>, got \`${value}\``
+  if (/^\/\S+$/.test(value)) return { message, hint: `a path is written as a URI: file://${value}` }
+  if (value.startsWith('http://')) return { message, hint: 'fetch the key over https://; over http:// anyone on the way can read it' }
+  return message
+}
 
 export const ZFS_PROPERTY_CHECKS: Record<string, Check> = {
   acltype: oneOf('off', 'noacl', 'nfsv4', 'posix', 'posixacl'),
@@ -71,20 +80,22 @@ const OWNED: Record<string, string> = {
   mountpoint: 'use the dataset\'s `mountpoint:` field instead',
 }
 
-export type PropertyProblem = { message: string; hint?: string }
-
 export function checkZfsProperty(name: string, value: string): PropertyProblem | undefined {
-  const owned = OWNED[name]
-  if (owned !== undefined) return { message: `\`${name}\` is set by Keystone`, hint: owned }
+  // Own keys only: `constructor` or `toString` from a host file must not find Object's methods.
+  const owned = Object.hasOwn(OWNED, name) ? OWNED[name] : undefined
+  if (owned !== undefined) return { message: `\`${name}\` is set by Keystone`, hint: owned, aboutName: true }
   // User properties (module:property) are free-form by definition.
   if (name.includes(':')) return undefined
-  const check = ZFS_PROPERTY_CHECKS[name]
+  const check = Object.hasOwn(ZFS_PROPERTY_CHECKS, name) ? ZFS_PROPERTY_CHECKS[name] : undefined
   if (check === undefined) {
+    const known = Object.keys(ZFS_PROPERTY_CHECKS)
+    const guess = closestMatch(name, known)
     return {
       message: `unknown ZFS property \`${name}\``,
-      hint: `known properties: ${Object.keys(ZFS_PROPERTY_CHECKS).join(', ')}; user properties contain a colon`,
+      hint: guess === undefined ? `known properties: ${known.join(', ')}; user properties contain a colon` : `did you mean \`${guess}\`?`,
+      aboutName: true,
     }
   }
   const problem = check(value)
-  return problem === undefined ? undefined : { message: problem }
+  return typeof problem === 'string' ? { message: problem } : problem
 }
