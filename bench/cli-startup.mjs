@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Benchmark: how long `keystone --help` takes from a fresh process, beside the floor of
-// `node -e ''`, so that a reader sees what is Keystone's and what is Node's.
+// `node -e ''` and a one-command yargs program, so that a reader sees what is Keystone's, what is
+// yargs' and what is Node's.
 // Usage: node bench/cli-startup.mjs [--runs 30] [--warmup 3] [--hyperfine] [--rows <file>]
 import { spawnSync } from 'node:child_process'
+import path from 'node:path'
 import {
   appendRow,
   fmt,
@@ -27,6 +29,10 @@ await runBench(async ({ checkpoint }) => {
   requireBuild()
   const commands = [
     { label: "node -e ''  (Node floor)", argv: [process.execPath, '-e', ''] },
+    {
+      label: 'yargs hello --help',
+      argv: [process.execPath, path.join(import.meta.dirname, 'fixtures/yargs-hello.mjs'), '--help'],
+    },
     { label: 'keystone --help', argv: [process.execPath, mainJs, '--help'] },
   ]
   const samples = commands.map(() => [])
@@ -39,7 +45,7 @@ await runBench(async ({ checkpoint }) => {
     })
   }
   const summaries = samples.map(summarize)
-  const [floor, help] = summaries
+  const [floor, yargsHello, help] = summaries
 
   console.log(
     `CLI startup: a fresh process per run, ${help.n} run${help.n === 1 ? '' : 's'} after ${flags.warmup} warm-up${flags.warmup === 1 ? '' : 's'} (${platform()})`,
@@ -52,12 +58,13 @@ await runBench(async ({ checkpoint }) => {
     )
   })
   console.log(`keystone above the Node floor: ${fmt(help.median - floor.median)} (median)`)
+  console.log(`keystone above a one-command yargs program: ${fmt(help.median - yargsHello.median)} (median)`)
   const met = help.median < GOAL_MS
   console.log(`goal: keystone --help median < ${GOAL_MS} ms: ${met ? 'met' : 'MISSED'}`)
   appendRow(
     flags.rows,
     '`keystone --help` (cold start)',
-    `${help.median.toFixed(0)} ms median, p90 ${help.p90.toFixed(0)} ms (Node floor ${floor.median.toFixed(0)} ms)`,
+    `${help.median.toFixed(0)} ms median, p90 ${help.p90.toFixed(0)} ms (Node floor ${floor.median.toFixed(0)} ms, one-command yargs program ${yargsHello.median.toFixed(0)} ms)`,
     `< ${GOAL_MS} ms`,
   )
 
@@ -66,8 +73,10 @@ await runBench(async ({ checkpoint }) => {
     // -N: no intermediate shell, as above; hyperfine splits each command like a shell would.
     const args = ['-N', '--warmup', String(flags.warmup), '--runs', String(flags.runs)]
     const node = `'${process.execPath}'`
-    const names = ['-n', commands[0].label.trim(), '-n', commands[1].label]
-    const commandLines = [`${node} -e ''`, `${node} '${mainJs}' --help`]
+    const names = commands.flatMap((command) => ['-n', command.label.trim()])
+    const commandLines = commands.map((command) =>
+      [node, ...command.argv.slice(1).map((arg) => `'${arg}'`)].join(' '),
+    )
     const result = spawnSync('hyperfine', [...args, ...names, ...commandLines], {
       stdio: 'inherit',
     })

@@ -19,7 +19,7 @@ done
 
 # The benchmarks time dist/, so it is built from the sources being measured.
 if ((build)); then
-  node_modules/.bin/tsc -p tsconfig.build.json
+  node scripts/build-cli.mjs
 fi
 
 rows=$(mktemp "${TMPDIR:-/tmp}/keystone-bench-rows.XXXXXX")

@@ -8,7 +8,7 @@ import { SCHEMA_FILE } from './schema-file.js'
 // every `check` and `generate`.
 
 // The package root: the nearest directory with a package.json above this module, in cli/ (tests)
-// as in dist/cli/ (the installed CLI).
+// as in dist/cli/chunks/ (the bundled CLI).
 export function packageRoot(): string {
   let dir = import.meta.dirname
   while (!existsSync(path.join(dir, 'package.json'))) {

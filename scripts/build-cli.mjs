@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Builds dist/ from cli/: one ESM bundle per entry point, with code shared between them split into
+// dist/cli/chunks/. Bundling is for start-up time: Node resolves and compiles ~150 small modules
+// of yargs and its helpers one by one otherwise, which costs `keystone --help` ~40 ms
+// (bench/cli-startup.mjs). Each command's handler stays a separate chunk behind a dynamic
+// import(), so `--help` never loads ajv, yaml or the Nix emitter. Type checking is tsc's job
+// (`npm run typecheck`); esbuild only strips the types.
+import { rmSync } from 'node:fs'
+import path from 'node:path'
+import { build } from 'esbuild'
+
+const root = path.dirname(import.meta.dirname)
+const outdir = path.join(root, 'dist/cli')
+
+rmSync(path.join(root, 'dist'), { recursive: true, force: true })
+await build({
+  absWorkingDir: root,
+  entryPoints: ['cli/main.ts', 'cli/host/write-schema.ts'],
+  outbase: 'cli',
+  outdir,
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // ajv and some of yargs' helpers are CommonJS and call require(); an ES module has none.
+  banner: {
+    js: "import { createRequire as keystoneCreateRequire } from 'node:module'; const require = keystoneCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+})
