@@ -31,7 +31,11 @@ await runBench(async ({ checkpoint }) => {
     { label: "node -e ''  (Node floor)", argv: [process.execPath, '-e', ''] },
     {
       label: 'yargs hello --help',
-      argv: [process.execPath, path.join(import.meta.dirname, 'fixtures/yargs-hello.mjs'), '--help'],
+      argv: [
+        process.execPath,
+        path.join(import.meta.dirname, 'fixtures/yargs-hello.mjs'),
+        '--help',
+      ],
     },
     { label: 'keystone --help', argv: [process.execPath, mainJs, '--help'] },
   ]
@@ -58,7 +62,9 @@ await runBench(async ({ checkpoint }) => {
     )
   })
   console.log(`keystone above the Node floor: ${fmt(help.median - floor.median)} (median)`)
-  console.log(`keystone above a one-command yargs program: ${fmt(help.median - yargsHello.median)} (median)`)
+  console.log(
+    `keystone above a one-command yargs program: ${fmt(help.median - yargsHello.median)} (median)`,
+  )
   const met = help.median < GOAL_MS
   console.log(`goal: keystone --help median < ${GOAL_MS} ms: ${met ? 'met' : 'MISSED'}`)
   appendRow(
