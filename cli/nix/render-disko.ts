@@ -73,12 +73,9 @@ function renderPartitions(host: Host, index: number): Record<string, NixValue> {
 }
 
 function renderCredstore(host: Host): NixValue {
+  // The TPM's crypttab options (tpm2-device=auto) come from modules/tpm when the host enables
+  // it, so that disabling the TPM in the host file needs no change to the disk layout.
   const luksSettings: Record<string, NixValue> = { allowDiscards: true }
-  if (host.tpm.enable) {
-    // crypttab(5): try the TPM first, fall back to the passphrase or recovery key; measure the
-    // volume key into PCR 15 so later boot stages can tell which volume was unlocked.
-    luksSettings.crypttabExtraOpts = ['tpm2-device=auto', 'tpm2-measure-pcr=yes']
-  }
   return {
     type: 'zfs_volume',
     size: host.storage.credstoreSize,

@@ -1,5 +1,5 @@
 # Generated from hosts/desk1.yaml by `keystone generate desk1` — do not edit.
-# digest: sha256:5f19f72406f10e4a724500e1bb3bc5b3
+# digest: sha256:f14a5f35dc195e2ce4905fece49acc49
 {
   disko.devices = {
     disk.disk0 = {
@@ -61,10 +61,7 @@
             type = "luks";
             name = "credstore";
             passwordFile = "/run/keystone/credstore-passphrase";
-            settings = {
-              allowDiscards = true;
-              crypttabExtraOpts = [ "tpm2-device=auto" "tpm2-measure-pcr=yes" ];
-            };
+            settings.allowDiscards = true;
             content = {
               type = "filesystem";
               format = "ext4";

@@ -1,5 +1,5 @@
 # Generated from hosts/web1.yaml by `keystone generate web1` — do not edit.
-# digest: sha256:0e94fd3dc950b8f7b5e0456cdb0c27f0
+# digest: sha256:60693ecfb24f56d5aa4e98d85eaf2714
 {
   disko.devices = {
     disk.disk0 = {
@@ -61,10 +61,7 @@
             type = "luks";
             name = "credstore";
             passwordFile = "/run/keystone/credstore-passphrase";
-            settings = {
-              allowDiscards = true;
-              crypttabExtraOpts = [ "tpm2-device=auto" "tpm2-measure-pcr=yes" ];
-            };
+            settings.allowDiscards = true;
             content = {
               type = "filesystem";
               format = "ext4";
