@@ -1,0 +1,243 @@
+# Evaluates Keystone's NixOS modules with nixpkgs' `lib.evalModules` and Lanzaboote's own module,
+# without nixpkgs' packages or NixOS: the rest of NixOS is stood in for by freeform options that
+# accept any value. What this proves: every keystone.* option declaration, default and type is
+# sound; every boot.lanzaboote.* option Keystone sets exists in Lanzaboote with that type; the
+# assertions fire when they should; and the initrd units and settings have the values the
+# credstore boot needs. Run it through scripts/check-modules-eval.sh.
+{
+  nixpkgsLib,
+  lanzaboote,
+  repo,
+}:
+let
+  lib = import nixpkgsLib;
+  t = lib.types;
+
+  # A NixOS namespace that takes anything: what Keystone sets there is returned as it merged.
+  free = lib.mkOption {
+    type = t.submodule { freeformType = t.attrsOf t.anything; };
+    default = { };
+  };
+  nixosStub = {
+    options =
+      lib.genAttrs [
+        "services"
+        "environment"
+        "security"
+        "networking"
+        "fileSystems"
+        "systemd"
+        "users"
+        "nix"
+        "programs"
+        "documentation"
+        "hardware"
+        "fonts"
+        "xdg"
+        "i18n"
+        "console"
+        "time"
+        "system"
+        "nixpkgs"
+        "image"
+        "isoImage"
+        "virtualisation"
+        "powerManagement"
+        "zramSwap"
+      ] (_: free)
+      // {
+        assertions = lib.mkOption {
+          type = t.listOf t.unspecified;
+          default = [ ];
+        };
+        warnings = lib.mkOption {
+          type = t.listOf t.str;
+          default = [ ];
+        };
+        boot = {
+          initrd = free;
+          loader = free;
+          zfs = free;
+          bootspec = free;
+          supportedFilesystems = free;
+          kernel = free;
+          kernelPackages = lib.mkOption { type = t.anything; };
+          kernelParams = lib.mkOption {
+            type = t.listOf t.str;
+            default = [ ];
+          };
+          kernelModules = lib.mkOption {
+            type = t.listOf t.str;
+            default = [ ];
+          };
+        };
+      };
+    config.boot.zfs.package = "/nix/store/00000000000000000000000000000000-zfs";
+  };
+
+  # nixpkgs' `utils` (nixos/lib/utils.nix), the two functions the disk module uses.
+  utils = {
+    escapeSystemdPath =
+      s:
+      lib.replaceStrings [ "/" "-" " " ] [ "-" "\\x2d" "\\x20" ] (
+        if lib.hasPrefix "/" s then lib.substring 1 (lib.stringLength s - 1) s else s
+      );
+    fsNeededForBoot =
+      fs:
+      fs.neededForBoot or false
+      || lib.elem fs.mountPoint [
+        "/"
+        "/nix"
+        "/nix/store"
+        "/var"
+        "/var/log"
+        "/var/lib"
+        "/var/lib/nixos"
+        "/etc"
+        "/usr"
+      ];
+  };
+
+  evalHost =
+    modules:
+    lib.evalModules {
+      specialArgs = {
+        inherit utils;
+        modulesPath = "/nixpkgs/nixos/modules";
+      };
+      modules = [
+        nixosStub
+        { _module.args.pkgs = throw "pkgs is not available in this check"; }
+        (lanzaboote + "/nix/modules/lanzaboote.nix")
+        (repo + "/modules/disk")
+        (repo + "/modules/tpm")
+        (repo + "/modules/secure-boot")
+        (repo + "/modules/remote-unlock")
+        (repo + "/modules/users")
+        (repo + "/modules/roles")
+        (repo + "/modules/mesh")
+        (repo + "/modules/sync-agent")
+        # What the generated disko.nix gives NixOS (disko lib/types/*.nix _config).
+        {
+          fileSystems = {
+            "/" = {
+              device = "rpool/crypt/system";
+              fsType = "zfs";
+              mountPoint = "/";
+            };
+            "/nix" = {
+              device = "rpool/crypt/system/nix";
+              fsType = "zfs";
+              mountPoint = "/nix";
+            };
+            "/var" = {
+              device = "rpool/crypt/system/var";
+              fsType = "zfs";
+              mountPoint = "/var";
+            };
+            "/boot" = {
+              device = "/dev/disk/by-partlabel/disk-disk0-esp";
+              fsType = "vfat";
+              mountPoint = "/boot";
+            };
+          };
+          boot.initrd.luks.devices.credstore = {
+            device = "/dev/zvol/rpool/credstore";
+            allowDiscards = true;
+          };
+        }
+      ]
+      ++ modules;
+    };
+
+  failed = config: map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
+
+  host = file: import (repo + "/hosts/${file}/keystone.nix");
+
+  # Each scenario: the evaluated values a reader can compare with the modules.
+  summarise =
+    config:
+    let
+      initrd = config.boot.initrd;
+      units = initrd.systemd.services;
+    in
+    {
+      failedAssertions = failed config;
+      warnings = config.warnings;
+      kernelParams = config.boot.kernelParams;
+      initrdServices = lib.mapAttrs (
+        name: unit:
+        if unit ? enable && !unit.enable then
+          "disabled"
+        else
+          {
+            inherit (unit)
+              after
+              before
+              requires
+              ;
+            wants = unit.wants or [ ];
+            requiredBy = unit.requiredBy or [ ];
+            unitConfig = unit.unitConfig or { };
+            serviceConfig = unit.serviceConfig or { };
+            script = unit.script or null;
+          }
+      ) (lib.filterAttrs (name: _: lib.hasPrefix "keystone" name || lib.hasPrefix "zfs-import" name) units);
+      initrdMounts = initrd.systemd.mounts or [ ];
+      switchRoot = initrd.systemd.targets.initrd-switch-root or { };
+      credstore = initrd.luks.devices.credstore;
+      systemdBoot = config.boot.loader.systemd-boot.enable or null;
+      lanzaboote = {
+        inherit (config.boot.lanzaboote)
+          enable
+          pkiBundle
+          extraEfiSysMountPoints
+          allowUnsigned
+          ;
+        autoGenerateKeys = config.boot.lanzaboote.autoGenerateKeys.enable;
+        autoEnrollKeys = {
+          inherit (config.boot.lanzaboote.autoEnrollKeys) enable includeMicrosoftKeys autoReboot;
+        };
+      };
+      tpmPcrsArg = config.keystone.tpm.pcrsArg;
+      initrdSsh = initrd.network.ssh or null;
+      admins = lib.attrNames config.keystone.users.admins;
+    };
+in
+{
+  web1 = summarise (evalHost [ (host "web1") ]).config;
+  storage1 = summarise (evalHost [ (host "storage1") ]).config;
+  desk1 = summarise (evalHost [ (host "desk1") ]).config;
+  firstBootKeysWithoutMicrosoft = failed
+    (evalHost [
+      (host "web1")
+      {
+        keystone.secureBoot = {
+          keys = lib.mkForce "first-boot";
+          microsoftKeys = lib.mkForce false;
+        };
+      }
+    ]).config;
+  firstBootKeys =
+    (summarise
+      (evalHost [
+        (host "web1")
+        { keystone.secureBoot.keys = lib.mkForce "first-boot"; }
+      ]).config
+    ).lanzaboote;
+  remoteUnlockWithoutAdmins = failed
+    (evalHost [
+      (host "storage1")
+      { keystone.users.admins = lib.mkForce { }; }
+    ]).config;
+  # A PCR outside 0-23 is a type error, so the evaluation must fail.
+  badPcrRejected =
+    let
+      pcrs =
+        (evalHost [
+          (host "web1")
+          { keystone.tpm.pcrs = [ 24 ]; }
+        ]).config.keystone.tpm.pcrs;
+    in
+    !(builtins.tryEval (builtins.deepSeq pcrs pcrs)).success;
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Evaluates Keystone's NixOS modules for the example hosts with nixpkgs' `lib.evalModules` and
+# Lanzaboote's own module (no nixpkgs packages, no NixOS, no network), then checks what the
+# credstore boot, Secure Boot and remote unlock depend on.
+#
+#   scripts/check-modules-eval.sh --nixpkgs-lib <nixpkgs lib dir> --lanzaboote <lanzaboote dir>
+#                                 [--json <file>]
+#
+# --nixpkgs-lib  nixpkgs' lib/ directory (from nixpkgs or nix-community/nixpkgs.lib)
+# --lanzaboote   a checkout of nix-community/lanzaboote (holds nix/modules/lanzaboote.nix)
+# --json         also write the whole evaluation there
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+nixpkgs_lib=
+lanzaboote=
+json_out=
+while (($#)); do
+  case $1 in
+    --nixpkgs-lib) nixpkgs_lib=${2:?--nixpkgs-lib needs a directory}; shift 2 ;;
+    --lanzaboote) lanzaboote=${2:?--lanzaboote needs a directory}; shift 2 ;;
+    --json) json_out=${2:?--json needs a file}; shift 2 ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "check-modules-eval: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+if [[ -z $nixpkgs_lib || -z $lanzaboote ]]; then
+  echo "check-modules-eval: give --nixpkgs-lib and --lanzaboote" >&2
+  exit 2
+fi
+[[ -f $nixpkgs_lib/default.nix ]] || nixpkgs_lib=$nixpkgs_lib/lib
+
+result=$(nix-instantiate --eval --strict --json --readonly-mode "$here/check-modules-eval.nix" \
+  --arg nixpkgsLib "$(cd "$nixpkgs_lib" && pwd)" \
+  --arg lanzaboote "$(cd "$lanzaboote" && pwd)" \
+  --arg repo "$repo")
+if [[ -n $json_out ]]; then printf '%s\n' "$result" >"$json_out"; fi
+
+failures=0
+expect() {
+  local what=$1 filter=$2
+  if jq -e "$filter" >/dev/null <<<"$result"; then
+    echo "ok: $what"
+  else
+    echo "FAILED: $what ($filter)"
+    failures=$((failures + 1))
+  fi
+}
+
+expect "the example hosts pass every assertion" \
+  '[.web1, .storage1, .desk1] | all(.failedAssertions == [])'
+expect "the stock ZFS import is replaced by keystone-import-pool" \
+  '.web1.initrdServices["zfs-import-rpool"] == "disabled" and (.web1.initrdServices["keystone-import-pool"].before | index("cryptsetup-pre.target"))'
+expect "the key is loaded before sysroot.mount, from the credstore" \
+  '.web1.initrdServices["keystone-load-key"] | (.requiredBy == ["sysroot.mount"]) and .unitConfig.RequiresMountsFor == "/etc/credstore" and .serviceConfig.ImportCredential == "zfs-sysroot.mount"'
+expect "the import refuses datasets outside rpool/crypt" \
+  '.web1.initrdServices["keystone-import-pool"].script | test("for dataset in rpool/crypt/system rpool/crypt/system/nix rpool/crypt/system/var")'
+expect "the credstore is closed before switch-root" \
+  '.web1.switchRoot.conflicts == ["etc-credstore.mount", "systemd-cryptsetup@credstore.service"]'
+expect "TPM hosts try the TPM first, the others do not" \
+  '(.web1.credstore.crypttabExtraOpts | index("tpm2-device=auto")) and (.storage1.credstore | has("crypttabExtraOpts") | not)'
+expect "mirror members are waited for by partition" \
+  '.storage1.initrdServices["keystone-import-pool"].wants | map(select(endswith("part2.device"))) | length == 2'
+expect "Lanzaboote replaces systemd-boot, signs both ESPs of a mirror" \
+  '.storage1.systemdBoot == false and .storage1.lanzaboote.extraEfiSysMountPoints == ["/boot1"] and .storage1.lanzaboote.pkiBundle == "/var/lib/sbctl"'
+expect "first-boot keys turn on Lanzaboote's generation and enrollment, with Microsoft keys" \
+  '.firstBootKeys | .autoGenerateKeys and .autoEnrollKeys.enable and .autoEnrollKeys.includeMicrosoftKeys'
+expect "first-boot keys without Microsoft keys are refused with the fix" \
+  '.firstBootKeysWithoutMicrosoft | any(test("keystone.secureBoot.microsoftKeys = true;"))'
+expect "remote unlock serves the admins' keys with its own host key" \
+  '.storage1.initrdSsh | .port == 2222 and (.authorizedKeys | length) == 2 and .hostKeys == ["/etc/secrets/initrd/ssh_host_ed25519_key"]'
+expect "remote unlock without any admin key is refused with the fix" \
+  '.remoteUnlockWithoutAdmins | any(test("keystone.remoteUnlock.authorizedKeys"))'
+expect "a PCR outside 0-23 is a type error" '.badPcrRejected'
+expect "the PCR list reaches enrollment as 1+7" '.web1.tpmPcrsArg == "1+7"'
+
+if ((failures)); then
+  echo "check-modules-eval: $failures check(s) failed" >&2
+  exit 1
+fi
+echo "check-modules-eval: all checks passed"
