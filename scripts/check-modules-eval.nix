@@ -26,7 +26,6 @@ let
         "security"
         "networking"
         "fileSystems"
-        "systemd"
         "users"
         "nix"
         "programs"
@@ -54,6 +53,23 @@ let
           type = t.listOf t.str;
           default = [ ];
         };
+        # Declared one by one: Lanzaboote's systemd units depend on other systemd options, which a
+        # single freeform `systemd` would turn into an infinite recursion.
+        systemd = {
+          services = free;
+          targets = free;
+          tmpfiles = free;
+          settings = free;
+          enableEmergencyMode = lib.mkOption { type = t.bool; default = true; };
+          additionalUpstreamSystemUnits = lib.mkOption {
+            type = t.listOf t.str;
+            default = [ ];
+          };
+          package = lib.mkOption {
+            type = t.str;
+            default = "/nix/store/00000000000000000000000000000000-systemd";
+          };
+        };
         boot = {
           initrd = free;
           loader = free;
@@ -73,6 +89,8 @@ let
         };
       };
     config.boot.zfs.package = "/nix/store/00000000000000000000000000000000-zfs";
+    # Read by Lanzaboote's module.
+    config.services.fwupd.enable = false;
   };
 
   # nixpkgs' `utils` (nixos/lib/utils.nix), the two functions the disk module uses.
@@ -202,6 +220,13 @@ let
       tpmPcrsArg = config.keystone.tpm.pcrsArg;
       initrdSsh = initrd.network.ssh or null;
       admins = lib.attrNames config.keystone.users.admins;
+      users = lib.mapAttrs (_: user: {
+        inherit (user) isNormalUser extraGroups;
+        keys = user.openssh.authorizedKeys.keys;
+      }) (config.users.users or { });
+      sshd = config.services.openssh.settings or { };
+      nixGc = config.nix.gc or { };
+      hyprland = config.programs.hyprland.enable or false;
     };
 in
 {
@@ -230,6 +255,35 @@ in
       (host "storage1")
       { keystone.users.admins = lib.mkForce { }; }
     ]).config;
+  # Without Lanzaboote: its units read boot.loader options that these stand-ins cannot give, so
+  # reading systemd.services next to it does not terminate.
+  meshClient =
+    let
+      config =
+        (evalHost [
+          (host "desk1")
+          { keystone.secureBoot.enable = lib.mkForce false; }
+        ]).config;
+    in
+    {
+      inherit (config.services.tailscale) extraUpFlags authKeyFile;
+      autoconnect = config.systemd.services.tailscaled-autoconnect;
+    };
+  meshWithoutLoginServer = failed
+    (evalHost [
+      (host "desk1")
+      { keystone.mesh.loginServer = lib.mkForce null; }
+    ]).config;
+  adminsWithoutKeys = failed
+    (evalHost [
+      (host "web1")
+      { keystone.users.admins = lib.mkForce { alice.sshKeys = [ ]; }; }
+    ]).config;
+  headscaleServer =
+    (evalHost [
+      (host "desk1")
+      { keystone.mesh.server = lib.mkForce true; }
+    ]).config.services.headscale;
   # A PCR outside 0-23 is a type error, so the evaluation must fail.
   badPcrRejected =
     let

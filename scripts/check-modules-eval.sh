@@ -73,6 +73,22 @@ expect "remote unlock serves the admins' keys with its own host key" \
 expect "remote unlock without any admin key is refused with the fix" \
   '.remoteUnlockWithoutAdmins | any(test("keystone.remoteUnlock.authorizedKeys"))'
 expect "a PCR outside 0-23 is a type error" '.badPcrRejected'
+expect "admins are wheel users with their keys and no password login" \
+  '.web1.users.alice | .isNormalUser and .extraGroups == ["wheel"] and (.keys | length) == 1'
+expect "SSH takes keys only, root cannot log in" \
+  '.web1.sshd | .PasswordAuthentication == false and .KbdInteractiveAuthentication == false and .PermitRootLogin == "no"'
+expect "servers collect garbage weekly" '.web1.nixGc.automatic and .web1.nixGc.dates == "weekly"'
+expect "a host file without any admin key is refused with the fix" \
+  '.adminsWithoutKeys | any(test("keystone.users.admins.alice.sshKeys"))'
+expect "workstations get Hyprland, servers do not" '.desk1.hyprland and (.web1.hyprland | not)'
+expect "the mesh client joins the login server with the host's tags" \
+  '.meshClient.extraUpFlags == ["--login-server=https://headscale.example.org", "--advertise-tags=tag:workstation"]'
+expect "the auth key reaches tailscale only as a systemd credential" \
+  '.meshClient.authKeyFile == "/run/credentials/tailscaled-autoconnect.service/mesh-auth-key" and .meshClient.autoconnect.serviceConfig.LoadCredential == ["mesh-auth-key:/var/lib/keystone/secrets/mesh-auth-key"]'
+expect "a mesh without login server is refused with the fix" \
+  '.meshWithoutLoginServer | any(test("keystone.mesh.loginServer = "))'
+expect "the Headscale server serves the login server URL" \
+  '.headscaleServer | .enable and .settings.server_url == "https://headscale.example.org" and .port == 8080'
 expect "the PCR list reaches enrollment as 1+7" '.web1.tpmPcrsArg == "1+7"'
 
 if ((failures)); then
