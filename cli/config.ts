@@ -22,11 +22,23 @@ export function loadConfig(flags: { fleet?: string | undefined; cwd?: string } =
   const cwd = flags.cwd ?? process.cwd()
   const explicit = flags.fleet ?? process.env.KEYSTONE_FLEET
   return {
-    fleetRoot: explicit !== undefined && explicit !== '' ? path.resolve(cwd, explicit) : findFleetRoot(cwd),
+    fleetRoot:
+      explicit !== undefined && explicit !== '' ? path.resolve(cwd, explicit) : findFleetRoot(cwd),
     debug: process.env.KEYSTONE_DEBUG === '1',
   }
 }
 
 export function isDebug(): boolean {
   return process.env.KEYSTONE_DEBUG === '1'
+}
+
+// Where an admin's own Keystone files live (the vault identity): $XDG_CONFIG_HOME/keystone,
+// else ~/.config/keystone.
+export function userConfigDir(): string {
+  const base = process.env.XDG_CONFIG_HOME
+  const home = process.env.HOME ?? '/'
+  return path.join(
+    base !== undefined && base !== '' ? base : path.join(home, '.config'),
+    'keystone',
+  )
 }

@@ -5,6 +5,12 @@ export const ExitCode = {
   usage: 2,
   // Tampered, forged or truncated data: never confused with an ordinary failure.
   integrity: 3,
+  // The vault: the admin's identity is locked with another passphrase.
+  wrongPassphrase: 4,
+  // The vault: no admin identity on this machine (`keystone secrets init`).
+  noIdentity: 5,
+  // The vault: the secret is not encrypted to this identity; an admin who can read it rekeys.
+  notRecipient: 6,
   internal: 70,
 } as const
 

@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers'
 import { check } from './commands/check.js'
 import { generate } from './commands/generate.js'
 import { host } from './commands/host.js'
+import { secrets } from './commands/secrets.js'
 import { UsageError } from './errors.js'
 import { isDebug } from './config.js'
 import { reportError } from './ui/report-error.js'
@@ -11,28 +12,37 @@ import { reportError } from './ui/report-error.js'
 // The command line: builds the parser and maps every outcome to an exit code (STYLE.md §1, §8).
 // Nothing calls process.exit(), so every `finally` that wipes key material runs.
 export function buildParser(argv: string[]) {
-  return yargs(argv)
-    .scriptName('keystone')
-    .usage('$0 <command> [options]\n\nRun a fleet of encrypted, self-healing NixOS machines from one git repository.')
-    .command(host)
-    .command(generate)
-    .command(check)
-    .completion('completion', 'Print a bash/zsh completion script (source it from your shell rc)')
-    .example('$0 host new web2', 'create hosts/web2.yaml, asking for what is missing')
-    .example('$0 generate --all', 'write the Nix for every host')
-    .example('$0 check', 'validate host files and generated Nix (CI)')
-    .demandCommand(1, 'name a command; see `keystone --help`')
-    .recommendCommands()
-    .strict()
-    .help()
-    .alias('h', 'help')
-    .version()
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
-    // yargs calls this for its own argument errors (no `error`) and for errors thrown by a
-    // handler; only the first kind is a usage error.
-    .fail((message, error) => {
-      throw error ?? new UsageError(message)
-    })
+  return (
+    yargs(argv)
+      .scriptName('keystone')
+      .usage(
+        '$0 <command> [options]\n\nRun a fleet of encrypted, self-healing NixOS machines from one git repository.',
+      )
+      .command(host)
+      .command(generate)
+      .command(check)
+      .command(secrets)
+      .completion('completion', 'Print a bash/zsh completion script (source it from your shell rc)')
+      .example('$0 host new web2', 'create hosts/web2.yaml, asking for what is missing')
+      .example('$0 generate --all', 'write the Nix for every host')
+      .example('$0 check', 'validate host files and generated Nix (CI)')
+      .example(
+        '$0 secrets set fleet/s3-backup',
+        'store a secret, encrypted to the admins and hosts',
+      )
+      .demandCommand(1, 'name a command; see `keystone --help`')
+      .recommendCommands()
+      .strict()
+      .help()
+      .alias('h', 'help')
+      .version()
+      .wrap(Math.min(110, process.stdout.columns ?? 100))
+      // yargs calls this for its own argument errors (no `error`) and for errors thrown by a
+      // handler; only the first kind is a usage error.
+      .fail((message, error) => {
+        throw error ?? new UsageError(message)
+      })
+  )
 }
 
 async function main(): Promise<void> {

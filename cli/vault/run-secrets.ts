@@ -1,0 +1,246 @@
+import { loadConfig } from '../config.js'
+import { UserError, UsageError } from '../errors.js'
+import { ExitCode } from '../exit-codes.js'
+import { processOutput, type Output } from '../ui/output.js'
+import { renderTable } from '../ui/table.js'
+import { AGE_RECIPIENT, recipientOf } from './age.js'
+import { createIdentity, unlockIdentity, type IdentityOptions } from './identity.js'
+import { isTerminal, promptHidden, readStdin } from './read-input.js'
+import {
+  loadRecipients,
+  readersOf,
+  recipientsPath,
+  saveRecipients,
+  type Recipients,
+} from './recipients.js'
+import {
+  checkScope,
+  fingerprint,
+  listSecrets,
+  parseRef,
+  readMeta,
+  readSecret,
+  refText,
+  removeSecret,
+  writeSecret,
+  type SecretKind,
+} from './store.js'
+import { existsSync } from 'node:fs'
+
+// The `keystone secrets` commands. Secret values travel only through memory: read from a hidden
+// prompt or standard input, written only in encrypted form, printed only to a non-terminal
+// standard output (or with --reveal).
+
+export interface VaultOptions extends IdentityOptions {
+  fleet?: string
+  output?: Output
+}
+
+const rootOf = (options: VaultOptions) => loadConfig({ fleet: options.fleet }).fleetRoot
+
+async function identityOf(options: VaultOptions) {
+  const secret = await unlockIdentity(options)
+  return { secret, recipient: await recipientOf(secret) }
+}
+
+export async function runSecretsInit(
+  options: VaultOptions & { admin: string; scryptLogN?: number },
+): Promise<void> {
+  const out = options.output ?? processOutput
+  const root = rootOf(options)
+  const recipient = await createIdentity(options)
+  const recipients: Recipients = existsSync(recipientsPath(root))
+    ? loadRecipients(root)
+    : { admins: {}, hosts: {} }
+  const known = recipients.admins[options.admin]
+  if (known !== undefined && known !== recipient) {
+    throw new UserError(
+      `secrets/recipients.yaml already lists admin ${options.admin} with another key`,
+      {
+        hint: `pick another name with --admin, or remove the old key: keystone secrets recipients remove --admin ${options.admin}`,
+      },
+    )
+  }
+  recipients.admins[options.admin] = recipient
+  await saveRecipients(root, recipients)
+  out.out(`your public key: ${recipient}`)
+  out.out(`admin ${options.admin} is a recipient in secrets/recipients.yaml; commit it`)
+}
+
+async function readValue(): Promise<Buffer> {
+  if (!isTerminal()) return readStdin()
+  const first = await promptHidden('Secret value: ')
+  if ((await promptHidden('Repeat the value: ')) !== first)
+    throw new UserError('the two values differ', { hint: 'run the command again' })
+  return Buffer.from(first, 'utf8')
+}
+
+export async function runSecretsSet(
+  options: VaultOptions & { ref: string; kind: SecretKind },
+): Promise<void> {
+  const out = options.output ?? processOutput
+  const root = rootOf(options)
+  const ref = parseRef(options.ref)
+  const recipients = loadRecipients(root)
+  checkScope(root, recipients, ref.scope)
+  const value = await readValue()
+  if (value.length === 0)
+    throw new UserError('the value is empty', {
+      hint: 'pipe the value in, e.g. `printf %s "$value" | keystone secrets set …`',
+    })
+  const previous = readMeta(root, ref)
+  const meta = await writeSecret(root, recipients, ref, value, {
+    kind: options.kind,
+    rotated: true,
+  })
+  value.fill(0)
+  out.out(
+    `${previous === undefined ? 'stored' : 'replaced'} ${refText(ref)} for ${meta.recipients.length} recipient${meta.recipients.length === 1 ? '' : 's'}`,
+  )
+}
+
+export async function runSecretsGet(
+  options: VaultOptions & { ref: string; reveal: boolean },
+): Promise<void> {
+  const root = rootOf(options)
+  const ref = parseRef(options.ref)
+  if (process.stdout.isTTY === true && !options.reveal) {
+    throw new UsageError(
+      `not printing ${refText(ref)} to a terminal`,
+      'pipe it (`| wl-copy`, `> file`) or pass --reveal',
+    )
+  }
+  const value = await readSecret(root, ref, await identityOf(options))
+  process.stdout.write(value)
+}
+
+export async function runSecretsList(options: VaultOptions & { json: boolean }): Promise<void> {
+  const out = options.output ?? processOutput
+  const root = rootOf(options)
+  const recipients = existsSync(recipientsPath(root))
+    ? loadRecipients(root)
+    : { admins: {}, hosts: {} }
+  const byKey = new Map<string, string>()
+  for (const [name, key] of Object.entries(readersOf(recipients, 'fleet'))) byKey.set(key, name)
+  const now = Date.now()
+  const rows = listSecrets(root).map((ref) => {
+    const meta = readMeta(root, ref)
+    const current = Object.values(readersOf(recipients, ref.scope))
+    return {
+      secret: refText(ref),
+      scope: ref.scope,
+      kind: meta?.kind ?? 'unknown',
+      ageDays:
+        meta === undefined ? null : Math.floor((now - Date.parse(meta.rotated)) / 86_400_000),
+      readers: (meta?.recipients ?? []).map((key) => byKey.get(key) ?? key),
+      needsRekey: meta === undefined || meta.fingerprint !== fingerprint(current),
+    }
+  })
+  if (options.json) {
+    out.out(JSON.stringify(rows, null, 2))
+    return
+  }
+  if (rows.length === 0) {
+    out.out('no secrets yet; add one with `keystone secrets set <scope>/<name>`')
+    return
+  }
+  out.out(
+    renderTable(
+      ['SECRET', 'KIND', 'AGE', 'READERS'],
+      rows.map((row) => [
+        row.secret,
+        row.kind,
+        row.ageDays === null ? '?' : `${row.ageDays}d`,
+        row.readers.join(', ') +
+          (row.needsRekey ? '  (recipients changed: run `keystone secrets rekey`)' : ''),
+      ]),
+    ),
+  )
+}
+
+export async function runSecretsRm(options: VaultOptions & { ref: string }): Promise<void> {
+  const out = options.output ?? processOutput
+  const ref = parseRef(options.ref)
+  await removeSecret(rootOf(options), ref)
+  out.out(
+    `removed ${refText(ref)}; its old value stays in git history until that is rewritten: rotate it where it is used`,
+  )
+}
+
+// Re-encrypts every secret whose recipients differ from the current ones (all with --all).
+// Secrets this admin cannot read are listed and make the command fail, after the others are done.
+export async function runSecretsRekey(options: VaultOptions & { all: boolean }): Promise<void> {
+  const out = options.output ?? processOutput
+  const root = rootOf(options)
+  const recipients = loadRecipients(root)
+  const identity = await identityOf(options)
+  const unreadable: string[] = []
+  let rekeyed = 0
+  for (const ref of listSecrets(root)) {
+    const meta = readMeta(root, ref)
+    const current = Object.values(readersOf(recipients, ref.scope))
+    if (!options.all && meta !== undefined && meta.fingerprint === fingerprint(current)) continue
+    let value: Uint8Array
+    try {
+      value = await readSecret(root, ref, identity)
+    } catch (error) {
+      if (error instanceof UserError && error.exitCode === ExitCode.notRecipient) {
+        unreadable.push(refText(ref))
+        continue
+      }
+      throw error
+    }
+    await writeSecret(root, recipients, ref, value, { kind: meta?.kind ?? 'other' })
+    value.fill(0)
+    rekeyed++
+    out.out(`rekeyed ${refText(ref)}`)
+  }
+  out.out(`${rekeyed} secret${rekeyed === 1 ? '' : 's'} rekeyed`)
+  if (unreadable.length > 0) {
+    throw new UserError(
+      `${unreadable.length} secret${unreadable.length === 1 ? ' is' : 's are'} not encrypted to you and could not be rekeyed: ${unreadable.join(', ')}`,
+      {
+        exitCode: ExitCode.notRecipient,
+        hint: 'an admin who can read them runs `keystone secrets rekey`',
+      },
+    )
+  }
+}
+
+export async function runSecretsRecipients(
+  options: VaultOptions & { action: 'add' | 'remove'; admin?: string; host?: string; key?: string },
+): Promise<void> {
+  const out = options.output ?? processOutput
+  const root = rootOf(options)
+  if ((options.admin === undefined) === (options.host === undefined)) {
+    throw new UsageError('name exactly one of --admin <name> or --host <name>')
+  }
+  const recipients = loadRecipients(root)
+  const section = options.admin !== undefined ? 'admins' : 'hosts'
+  const name = (options.admin ?? options.host)!
+  if (options.action === 'add') {
+    if (options.key === undefined || !AGE_RECIPIENT.test(options.key)) {
+      throw new UsageError(
+        `expected an age1… public key, got \`${options.key ?? ''}\``,
+        'give the key printed by `keystone secrets init` or `age-keygen -y`',
+      )
+    }
+    recipients[section][name] = options.key
+  } else {
+    if (!(name in recipients[section]))
+      throw new UserError(`secrets/recipients.yaml has no ${section.slice(0, -1)} ${name}`)
+    if (section === 'admins' && Object.keys(recipients.admins).length === 1) {
+      throw new UserError(
+        `${name} is the last admin; removing them would leave secrets nobody can rekey`,
+        {
+          hint: 'add another admin first',
+        },
+      )
+    }
+    delete recipients[section][name]
+  }
+  await saveRecipients(root, recipients)
+  out.out(
+    `${options.action === 'add' ? 'added' : 'removed'} ${section.slice(0, -1)} ${name}; run \`keystone secrets rekey\` so that the secrets follow`,
+  )
+}

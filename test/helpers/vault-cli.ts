@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { repoRoot, tempFleet } from './temp-fleet.js'
+
+const mainJs = path.join(repoRoot, 'dist/cli/main.js')
+
+export interface VaultRun {
+  code: number
+  stdout: Buffer
+  stderr: string
+}
+
+// Runs the built CLI with bytes on standard input and, optionally, on file descriptor 3 (how a
+// script hands over a passphrase), in a fleet with its own XDG_CONFIG_HOME.
+export function runKeystone(
+  args: string[],
+  options: { cwd: string; config: string; stdin?: string | Buffer; fd3?: string },
+): Promise<VaultRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [mainJs, ...args], {
+      cwd: options.cwd,
+      env: {
+        ...process.env,
+        XDG_CONFIG_HOME: options.config,
+        KEYSTONE_DEBUG: '',
+        KEYSTONE_FLEET: '',
+      },
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+    })
+    const stdout: Buffer[] = []
+    let stderr = ''
+    child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk))
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on('error', reject)
+    child.on('close', (code) =>
+      resolve({ code: code ?? -1, stdout: Buffer.concat(stdout), stderr }),
+    )
+    const fd3 = child.stdio[3] as NodeJS.WritableStream
+    fd3.on('error', () => {})
+    fd3.end(options.fd3 ?? '')
+    child.stdin!.on('error', () => {})
+    child.stdin!.end(options.stdin ?? '')
+  })
+}
+
+// A fleet copy and a private config directory for one test.
+export async function vaultFixture(t: { teardown(fn: () => Promise<void>): void }) {
+  const fleet = await tempFleet(t)
+  const config = await mkdtemp(path.join(tmpdir(), 'keystone-config-'))
+  t.teardown(() => rm(config, { recursive: true, force: true }))
+  const run = (args: string[], options: { stdin?: string | Buffer; fd3?: string } = {}) =>
+    runKeystone(args, { cwd: fleet, config, ...options })
+  return { fleet, config, run }
+}
