@@ -57,6 +57,7 @@
         roles = ./modules/roles;
         mesh = ./modules/mesh;
         sync-agent = ./modules/sync-agent;
+        secrets = ./modules/secrets;
         # Not in `default`: it turns a configuration into an installer ISO.
         installer = ./modules/installer;
         default.imports = [

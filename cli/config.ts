@@ -42,3 +42,13 @@ export function userConfigDir(): string {
     'keystone',
   )
 }
+
+// The editor for `keystone secrets edit`: $VISUAL, then $EDITOR, then vi.
+export function editorCommand(): string {
+  return process.env.VISUAL || process.env.EDITOR || 'vi'
+}
+
+// Per-user runtime directory (tmpfs on systemd machines), a fallback for private in-memory files.
+export function runtimeDir(): string | undefined {
+  return process.env.XDG_RUNTIME_DIR
+}

@@ -10,5 +10,6 @@
     ./roles
     ./mesh
     ./sync-agent
+    ./secrets
   ];
 }

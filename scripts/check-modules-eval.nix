@@ -135,6 +135,7 @@ let
         (repo + "/modules/roles")
         (repo + "/modules/mesh")
         (repo + "/modules/sync-agent")
+        (repo + "/modules/secrets")
         # What the generated disko.nix gives NixOS (disko lib/types/*.nix _config).
         {
           fileSystems = {
@@ -269,6 +270,38 @@ in
       inherit (config.services.tailscale) extraUpFlags authKeyFile;
       autoconnect = config.systemd.services.tailscaled-autoconnect;
     };
+  secretsDelivery =
+    let
+      config =
+        (evalHost [
+          (host "web1")
+          {
+            # As for meshClient: systemd.services is read below.
+            keystone.secureBoot.enable = lib.mkForce false;
+            keystone.secrets = {
+              s3-backup = {
+                file = "/var/lib/keystone/secrets/fleet/s3-backup";
+                services = [ "backup" ];
+              };
+              signing-key = {
+                services = [ "backup" ];
+                sealWithTpm = true;
+              };
+            };
+          }
+        ]).config;
+    in
+    {
+      backup = config.systemd.services.backup;
+      seal = config.systemd.services.keystone-seal-secrets.script;
+      tmpfiles = config.systemd.tmpfiles.rules;
+      failedAssertions = failed config;
+    };
+  sealWithoutTpm = failed
+    (evalHost [
+      (host "storage1")
+      { keystone.secrets.x.sealWithTpm = true; }
+    ]).config;
   meshWithoutLoginServer = failed
     (evalHost [
       (host "desk1")

@@ -89,6 +89,12 @@ expect "a mesh without login server is refused with the fix" \
   '.meshWithoutLoginServer | any(test("keystone.mesh.loginServer = "))'
 expect "the Headscale server serves the login server URL" \
   '.headscaleServer | .enable and .settings.server_url == "https://headscale.example.org" and .port == 8080'
+expect "a service loads its secrets as credentials, sealed ones from the TPM copy" \
+  '.secretsDelivery.backup.serviceConfig | .LoadCredential == ["s3-backup:/var/lib/keystone/secrets/fleet/s3-backup"] and .LoadCredentialEncrypted == ["signing-key:/var/lib/keystone/secrets/signing-key.cred"]'
+expect "sealed secrets are sealed before their service starts" \
+  '.secretsDelivery.backup.after == ["keystone-seal-secrets.service"] and (.secretsDelivery.seal | test("systemd-creds encrypt --with-key=tpm2"))'
+expect "the secrets directory is root-only" '.secretsDelivery.tmpfiles == ["d /var/lib/keystone/secrets 0700 root root -"]'
+expect "sealing on a host without TPM is refused with the fix" '.sealWithoutTpm | any(test("keystone.tpm.enable = true"))'
 expect "the PCR list reaches enrollment as 1+7" '.web1.tpmPcrsArg == "1+7"'
 
 if ((failures)); then

@@ -93,13 +93,11 @@ const get: CommandModule<object, VaultArgs & { secret: string; reveal: boolean }
   command: 'get <secret>',
   describe: 'Decrypt a secret to standard output (refused on a terminal without --reveal)',
   builder: (y) =>
-    vaultOptions(y)
-      .positional('secret', { type: 'string', demandOption: true })
-      .option('reveal', {
-        type: 'boolean',
-        default: false,
-        describe: 'print even to a terminal',
-      }) as never,
+    vaultOptions(y).positional('secret', { type: 'string', demandOption: true }).option('reveal', {
+      type: 'boolean',
+      default: false,
+      describe: 'print even to a terminal',
+    }) as never,
   handler: async (args) => {
     const { runSecretsGet } = await load()
     await runSecretsGet({ ...identityOf(args), ref: args.secret, reveal: args.reveal })
@@ -124,6 +122,29 @@ const rm: CommandModule<object, VaultArgs & { secret: string }> = {
   handler: async (args) => {
     const { runSecretsRm } = await load()
     await runSecretsRm({ ...identityOf(args), ref: args.secret })
+  },
+}
+
+const rotate: CommandModule<object, VaultArgs & { secret: string }> = {
+  command: 'rotate <secret>',
+  describe:
+    'Replace a secret with a new random value of its kind; the old one is kept until the next deploy',
+  builder: (y) =>
+    vaultOptions(y).positional('secret', { type: 'string', demandOption: true }) as never,
+  handler: async (args) => {
+    const { runSecretsRotate } = await import('../vault/run-secrets-change.js')
+    await runSecretsRotate({ ...identityOf(args), ref: args.secret })
+  },
+}
+
+const edit: CommandModule<object, VaultArgs & { secret: string }> = {
+  command: 'edit <secret>',
+  describe: 'Edit a secret in $EDITOR through a private in-memory file that is wiped afterwards',
+  builder: (y) =>
+    vaultOptions(y).positional('secret', { type: 'string', demandOption: true }) as never,
+  handler: async (args) => {
+    const { runSecretsEdit } = await import('../vault/run-secrets-change.js')
+    await runSecretsEdit({ ...identityOf(args), ref: args.secret })
   },
 }
 
@@ -172,14 +193,17 @@ const recipients: CommandModule<
 
 export const secrets: CommandModule = {
   command: 'secrets <command>',
-  describe: 'The age-encrypted vault in secrets/: init, set, get, list, rm, rekey, recipients',
+  describe:
+    'The age-encrypted vault in secrets/: init, set, get, edit, list, rm, rotate, rekey, recipients',
   builder: (y) =>
     y
       .command(init)
       .command(set)
       .command(get)
+      .command(edit)
       .command(list)
       .command(rm)
+      .command(rotate)
       .command(rekey)
       .command(recipients)
       .demandCommand(1, 'name a secrets command; see `keystone secrets --help`'),

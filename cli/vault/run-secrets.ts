@@ -16,6 +16,7 @@ import {
 import {
   checkScope,
   fingerprint,
+  hasPrevious,
   listSecrets,
   parseRef,
   readMeta,
@@ -134,6 +135,7 @@ export async function runSecretsList(options: VaultOptions & { json: boolean }):
         meta === undefined ? null : Math.floor((now - Date.parse(meta.rotated)) / 86_400_000),
       readers: (meta?.recipients ?? []).map((key) => byKey.get(key) ?? key),
       needsRekey: meta === undefined || meta.fingerprint !== fingerprint(current),
+      previousKept: hasPrevious(root, ref),
     }
   })
   if (options.json) {
@@ -152,7 +154,8 @@ export async function runSecretsList(options: VaultOptions & { json: boolean }):
         row.kind,
         row.ageDays === null ? '?' : `${row.ageDays}d`,
         row.readers.join(', ') +
-          (row.needsRekey ? '  (recipients changed: run `keystone secrets rekey`)' : ''),
+          (row.needsRekey ? '  (recipients changed: run `keystone secrets rekey`)' : '') +
+          (row.previousKept ? '  (previous value kept until the next deploy)' : ''),
       ]),
     ),
   )

@@ -34,6 +34,8 @@ export interface SecretMeta {
   // The age public keys the .age file is encrypted to, and their fingerprint.
   recipients: string[]
   fingerprint: string
+  // Set by `rotate`: the value before it is kept (encrypted) until a deploy confirms the new one.
+  previousRotated?: string
 }
 
 const PART = /^[a-z0-9][a-z0-9._-]*$/
@@ -107,7 +109,7 @@ export function listSecrets(fleetRoot: string): SecretRef[] {
   for (const scope of readdirSync(root, { withFileTypes: true })) {
     if (!scope.isDirectory()) continue
     for (const file of readdirSync(path.join(root, scope.name))) {
-      if (file.endsWith('.age'))
+      if (file.endsWith('.age') && !file.endsWith('.previous.age'))
         refs.push({ scope: scope.name, name: file.slice(0, -'.age'.length) })
     }
   }
@@ -175,4 +177,42 @@ export async function removeSecret(fleetRoot: string, ref: SecretRef): Promise<v
     throw new UserError(`no secret ${refText(ref)}`, { hint: 'see `keystone secrets list`' })
   await rm(secretFile(fleetRoot, ref))
   await rm(metaFile(fleetRoot, ref), { force: true })
+}
+
+const previousFile = (fleetRoot: string, ref: SecretRef) =>
+  path.join(fleetRoot, 'secrets', ref.scope, `${ref.name}.previous.age`)
+
+// Before a rotation: keep the current encrypted value, so that a host still using it can be
+// reached until `keystone deploy`/`update` confirms the new one (confirmRotation).
+export async function keepPrevious(fleetRoot: string, ref: SecretRef): Promise<void> {
+  await writeFileAtomic(previousFile(fleetRoot, ref), await readFile(secretFile(fleetRoot, ref)))
+}
+
+export async function confirmRotation(fleetRoot: string, ref: SecretRef): Promise<boolean> {
+  const file = previousFile(fleetRoot, ref)
+  if (!existsSync(file)) return false
+  await rm(file)
+  const meta = readMeta(fleetRoot, ref)
+  if (meta !== undefined) {
+    delete meta.previousRotated
+    await writeFileAtomic(metaFile(fleetRoot, ref), JSON.stringify(meta, null, 2) + '\n')
+  }
+  return true
+}
+
+export function hasPrevious(fleetRoot: string, ref: SecretRef): boolean {
+  return existsSync(previousFile(fleetRoot, ref))
+}
+
+export async function markRotated(
+  fleetRoot: string,
+  ref: SecretRef,
+  previousRotated: string,
+): Promise<void> {
+  const meta = readMeta(fleetRoot, ref)
+  if (meta === undefined) return
+  await writeFileAtomic(
+    metaFile(fleetRoot, ref),
+    JSON.stringify({ ...meta, previousRotated }, null, 2) + '\n',
+  )
 }

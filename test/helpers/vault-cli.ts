@@ -16,7 +16,13 @@ export interface VaultRun {
 // script hands over a passphrase), in a fleet with its own XDG_CONFIG_HOME.
 export function runKeystone(
   args: string[],
-  options: { cwd: string; config: string; stdin?: string | Buffer; fd3?: string },
+  options: {
+    cwd: string
+    config: string
+    stdin?: string | Buffer
+    fd3?: string
+    env?: NodeJS.ProcessEnv
+  },
 ): Promise<VaultRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [mainJs, ...args], {
@@ -26,6 +32,7 @@ export function runKeystone(
         XDG_CONFIG_HOME: options.config,
         KEYSTONE_DEBUG: '',
         KEYSTONE_FLEET: '',
+        ...options.env,
       },
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     })

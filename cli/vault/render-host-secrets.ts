@@ -1,0 +1,60 @@
+import { chown, mkdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { loadRecipients, readersOf } from './recipients.js'
+import { listSecrets, readMeta, readSecret, refText, type SecretKind } from './store.js'
+
+// What `keystone deploy` and `update` install on a host: every secret the host may read, as files
+// under <root>/var/lib/keystone/secrets/ (host secrets by name, fleet secrets under fleet/), root
+// only. <root> is the tree handed to nixos-anywhere --extra-files, kept in memory by the caller.
+// Services reach the files through systemd credentials (modules/secrets).
+export const HOST_SECRETS_DIR = 'var/lib/keystone/secrets'
+
+// Values read by programs that take the whole file as the key: a trailing newline would become
+// part of it (nixos-anywhere#689, cryptsetup --key-file).
+const NO_NEWLINE: readonly SecretKind[] = ['passphrase', 'recovery-key', 'token', 'age-key']
+
+export interface RenderedSecret {
+  secret: string
+  path: string
+  mode: number
+  owner: string
+}
+
+export async function renderHostSecrets(options: {
+  fleetRoot: string
+  host: string
+  identity: { secret: string; recipient: string }
+  root: string
+}): Promise<RenderedSecret[]> {
+  const recipients = loadRecipients(options.fleetRoot)
+  const hostKey = recipients.hosts[options.host]
+  const rendered: RenderedSecret[] = []
+  const asRoot = process.getuid?.() === 0
+  for (const ref of listSecrets(options.fleetRoot)) {
+    if (ref.scope !== 'fleet' && ref.scope !== options.host) continue
+    const meta = readMeta(options.fleetRoot, ref)
+    // Only what the host itself will be able to read after the next rekey, too.
+    if (hostKey !== undefined && !Object.values(readersOf(recipients, ref.scope)).includes(hostKey))
+      continue
+    let value: Buffer = Buffer.from(await readSecret(options.fleetRoot, ref, options.identity))
+    if (meta !== undefined && NO_NEWLINE.includes(meta.kind)) value = trimNewline(value)
+    const relative = path.join(HOST_SECRETS_DIR, ref.scope === 'fleet' ? 'fleet' : '', ref.name)
+    const file = path.join(options.root, relative)
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
+    await writeFile(file, value, { mode: 0o400, flag: 'wx' })
+    value.fill(0)
+    // The tree is copied to the host as it is: root must own it there.
+    if (asRoot) {
+      await chown(file, 0, 0)
+      await chown(path.dirname(file), 0, 0)
+    }
+    rendered.push({ secret: refText(ref), path: '/' + relative, mode: 0o400, owner: 'root:root' })
+  }
+  return rendered
+}
+
+function trimNewline(value: Buffer): Buffer {
+  let end = value.length
+  while (end > 0 && (value[end - 1] === 0x0a || value[end - 1] === 0x0d)) end--
+  return value.subarray(0, end)
+}

@@ -1,0 +1,85 @@
+import { spawnSync } from 'node:child_process'
+import { editorCommand, loadConfig, runtimeDir } from '../config.js'
+import { UserError } from '../errors.js'
+import { processOutput } from '../ui/output.js'
+import { recipientOf } from './age.js'
+import { generateValue } from './generate-value.js'
+import { unlockIdentity } from './identity.js'
+import { readPrivateFile, withPrivateFile } from './private-file.js'
+import { loadRecipients } from './recipients.js'
+import type { VaultOptions } from './run-secrets.js'
+import {
+  keepPrevious,
+  markRotated,
+  parseRef,
+  readMeta,
+  readSecret,
+  refText,
+  writeSecret,
+} from './store.js'
+
+// `secrets rotate` and `secrets edit`: commands that replace a stored value.
+
+async function open(options: VaultOptions, text: string) {
+  const root = loadConfig({ fleet: options.fleet }).fleetRoot
+  const ref = parseRef(text)
+  const meta = readMeta(root, ref)
+  if (meta === undefined)
+    throw new UserError(`no secret ${text}`, { hint: 'see `keystone secrets list`' })
+  const secret = await unlockIdentity(options)
+  const identity = { secret, recipient: await recipientOf(secret) }
+  return { root, ref, meta, identity }
+}
+
+// A new random value of the secret's kind. The old value stays (encrypted) as <name>.previous.age
+// until a deploy confirms the new one on the host.
+export async function runSecretsRotate(options: VaultOptions & { ref: string }): Promise<void> {
+  const out = options.output ?? processOutput
+  const { root, ref, meta, identity } = await open(options, options.ref)
+  // Proves the admin may read the secret before anything changes.
+  ;(await readSecret(root, ref, identity)).fill(0)
+  const value = await generateValue(meta.kind)
+  await keepPrevious(root, ref)
+  await writeSecret(root, loadRecipients(root), ref, value, { kind: meta.kind, rotated: true })
+  await markRotated(root, ref, meta.rotated)
+  value.fill(0)
+  out.out(
+    `rotated ${refText(ref)}; the previous value is kept until \`keystone deploy\` or \`update\` confirms the new one`,
+  )
+}
+
+// Opens the decrypted value in $VISUAL/$EDITOR from a private in-memory file, stores the result
+// if it changed, and wipes the file on every exit path.
+export async function runSecretsEdit(options: VaultOptions & { ref: string }): Promise<void> {
+  const out = options.output ?? processOutput
+  const { root, ref, meta, identity } = await open(options, options.ref)
+  const before = Buffer.from(await readSecret(root, ref, identity))
+  try {
+    const after = await withPrivateFile(before, runtimeDir(), async (file) => {
+      // The editor gets the file's path, never the value; a shell splits "$EDITOR" as git does.
+      const result = spawnSync('/bin/sh', ['-c', `${editorCommand()} "$1"`, 'editor', file], {
+        stdio: 'inherit',
+      })
+      if (result.status !== 0) {
+        throw new UserError(
+          `the editor exited with ${result.status ?? result.signal}; ${refText(ref)} is unchanged`,
+        )
+      }
+      return readPrivateFile(file)
+    })
+    try {
+      if (after.equals(before)) {
+        out.out(`${refText(ref)} unchanged`)
+        return
+      }
+      if (after.length === 0)
+        throw new UserError(`the edited value is empty; ${refText(ref)} is unchanged`)
+      await writeSecret(root, loadRecipients(root), ref, after, { kind: meta.kind, rotated: true })
+      out.out(`updated ${refText(ref)}`)
+    } finally {
+      after.fill(0)
+    }
+  } finally {
+    before.fill(0)
+  }
+}
