@@ -128,6 +128,8 @@
             pkgs.sbctl
             pkgs.seaweedfs
             pkgs.jq
+            pkgs.strace
+            pkgs.util-linux
             pkgs.qemu
           ];
         };
