@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs'
+import { SECRET_KINDS } from '../vault/secret-kinds.js'
 import { fleetOption } from './fleet-option.js'
 
 // `keystone secrets …`: the age-encrypted vault in secrets/. Handlers load lazily, so that
@@ -67,15 +68,7 @@ const set: CommandModule<object, VaultArgs & { secret: string; kind: string }> =
         describe: '<scope>/<name>: fleet/… or <host>/…',
       })
       .option('kind', {
-        choices: [
-          'passphrase',
-          'recovery-key',
-          'ssh-key',
-          'age-key',
-          's3-credentials',
-          'token',
-          'other',
-        ] as const,
+        choices: SECRET_KINDS,
         default: 'other',
         describe: 'what the value is',
       })

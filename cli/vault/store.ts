@@ -11,16 +11,8 @@ import { readersOf, type Recipients } from './recipients.js'
 // One age file per secret, secrets/<scope>/<name>.age, and beside it <name>.meta.json with what
 // `list` shows without decrypting: kind, dates, and the public keys the file is encrypted to.
 
-export const SECRET_KINDS = [
-  'passphrase',
-  'recovery-key',
-  'ssh-key',
-  'age-key',
-  's3-credentials',
-  'token',
-  'other',
-] as const
-export type SecretKind = (typeof SECRET_KINDS)[number]
+import { type SecretKind } from './secret-kinds.js'
+export type { SecretKind }
 
 export interface SecretRef {
   scope: string

@@ -1,10 +1,12 @@
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { promisify } from 'node:util'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { repoRoot, tempFleet } from './temp-fleet.js'
 
 const mainJs = path.join(repoRoot, 'dist/cli/main.js')
+const execFileAsync = promisify(execFile)
 
 export interface VaultRun {
   code: number
@@ -60,4 +62,17 @@ export async function vaultFixture(t: { teardown(fn: () => Promise<void>): void 
   const run = (args: string[], options: { stdin?: string | Buffer; fd3?: string } = {}) =>
     runKeystone(args, { cwd: fleet, config, ...options })
   return { fleet, config, run }
+}
+
+// A fleet whose vault is initialised for admin alice with a plain age identity file (made by the
+// real age-keygen), the fast path every test but the passphrase ones uses.
+export async function vaultWithAdmin(t: { teardown(fn: () => Promise<void>): void }) {
+  const fixture = await vaultFixture(t)
+  const key = path.join(fixture.fleet, 'alice.key')
+  await execFileAsync('age-keygen', ['-o', key])
+  const init = await fixture.run(['secrets', 'init', '--admin', 'alice', '--identity', key])
+  if (init.code !== 0) throw new Error(`secrets init failed: ${init.stderr}`)
+  const get = async (secret: string) =>
+    (await fixture.run(['secrets', 'get', secret, '--identity', key])).stdout.toString()
+  return { ...fixture, key, get }
 }

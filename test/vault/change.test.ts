@@ -5,29 +5,18 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { needs } from '../helpers/needs.js'
-import { runKeystone, vaultFixture } from '../helpers/vault-cli.js'
+import { runKeystone, vaultWithAdmin } from '../helpers/vault-cli.js'
 
 // rotate and edit through the built CLI, with a recording editor: what the editor process saw
 // (argv, environment) and every temporary directory must be free of the secret value.
 const exec = promisify(execFile)
 const skip = needs('age', ['--version'])
 
-async function setup(t: Parameters<typeof vaultFixture>[0]) {
-  const fixture = await vaultFixture(t)
-  const key = path.join(fixture.fleet, 'alice.key')
-  await exec('age-keygen', ['-o', key])
-  const init = await fixture.run(['secrets', 'init', '--admin', 'alice', '--identity', key])
-  if (init.code !== 0) throw new Error(init.stderr)
-  const get = async (secret: string) =>
-    (await fixture.run(['secrets', 'get', secret, '--identity', key])).stdout.toString()
-  return { ...fixture, key, get }
-}
-
 t.test(
   'rotate makes a new value of the kind and keeps the old one until confirmed',
   { skip },
   async (t) => {
-    const { fleet, run, key, get } = await setup(t)
+    const { fleet, run, key, get } = await vaultWithAdmin(t)
     t.equal(
       (
         await run(['secrets', 'set', 'web1/luks', '--kind', 'passphrase'], {
@@ -91,7 +80,7 @@ t.test(
   'edit goes through a private in-memory file the editor sees only by path',
   { skip },
   async (t) => {
-    const { fleet, config, key, run, get } = await setup(t)
+    const { fleet, config, key, run, get } = await vaultWithAdmin(t)
     const secret = 'EDIT-CANARY-41c2'
     t.equal(
       (await run(['secrets', 'set', 'fleet/token', '--kind', 'token'], { stdin: secret })).code,

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { needs } from '../helpers/needs.js'
 import { repoRoot } from '../helpers/temp-fleet.js'
-import { vaultFixture } from '../helpers/vault-cli.js'
+import { vaultWithAdmin } from '../helpers/vault-cli.js'
 import { writeSecret } from '../../cli/vault/store.js'
 import { loadRecipients } from '../../cli/vault/recipients.js'
 
@@ -21,10 +21,7 @@ t.test(
   'set, edit, rotate and rekey never put a value in argv, the environment or /tmp',
   { skip },
   async (t) => {
-    const { fleet, config, run } = await vaultFixture(t)
-    const key = path.join(fleet, 'alice.key')
-    await exec('age-keygen', ['-o', key])
-    t.equal((await run(['secrets', 'init', '--admin', 'alice', '--identity', key])).code, 0)
+    const { fleet, config, run, key } = await vaultWithAdmin(t)
     const work = await mkdtemp(path.join(tmpdir(), 'keystone-threats-'))
     t.teardown(() => rm(work, { recursive: true, force: true }))
     const canary = 'CANARY-' + Math.random().toString(36).slice(2)
@@ -100,10 +97,7 @@ t.test(
   'a new secret from memory (a recovery key) is stored without touching disk in plaintext',
   { skip },
   async (t) => {
-    const { fleet, run } = await vaultFixture(t)
-    const key = path.join(fleet, 'alice.key')
-    await exec('age-keygen', ['-o', key])
-    t.equal((await run(['secrets', 'init', '--admin', 'alice', '--identity', key])).code, 0)
+    const { fleet, run, key } = await vaultWithAdmin(t)
     const recovery = 'fjbkrhcv-ddnlkfdb-jgtvtruk-kgtvbfhr-ldbfkjhe-nhncjjvk-kcgbtcrr-ffnecifr'
     await writeSecret(
       fleet,
@@ -127,10 +121,7 @@ t.test(
   'get refuses to print to a terminal unless told to',
   { skip: needs('script', ['--version']) },
   async (t) => {
-    const { fleet, config, run } = await vaultFixture(t)
-    const key = path.join(fleet, 'alice.key')
-    await exec('age-keygen', ['-o', key])
-    t.equal((await run(['secrets', 'init', '--admin', 'alice', '--identity', key])).code, 0)
+    const { fleet, config, run, key } = await vaultWithAdmin(t)
     t.equal((await run(['secrets', 'set', 'fleet/token'], { stdin: 'on-screen-canary' })).code, 0)
     // script(1) gives the command a pseudo-terminal as standard output.
     const onTty = (extra: string) =>
