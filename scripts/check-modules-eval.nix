@@ -91,6 +91,15 @@ let
     config.boot.zfs.package = "/nix/store/00000000000000000000000000000000-zfs";
     # Read by Lanzaboote's module.
     config.services.fwupd.enable = false;
+    # Upstream defaults the mesh module reads (nixpkgs nixos/modules/services/networking/tailscale.nix).
+    config.services.tailscale = {
+      interfaceName = lib.mkDefault "tailscale0";
+      authKeyParameters = lib.mkDefault {
+        ephemeral = null;
+        preauthorized = null;
+        baseURL = null;
+      };
+    };
   };
 
   # nixpkgs' `utils` (nixos/lib/utils.nix), the two functions the disk module uses.
@@ -125,7 +134,13 @@ let
       };
       modules = [
         nixosStub
-        { _module.args.pkgs = throw "pkgs is not available in this check"; }
+        {
+          # Only writeText is used outside package references: a stand-in that keeps its text.
+          _module.args.pkgs.writeText = name: text: {
+            __toString = _: "/nix/store/00000000000000000000000000000000-${name}";
+            inherit text;
+          };
+        }
         (lanzaboote + "/nix/modules/lanzaboote.nix")
         (repo + "/modules/disk")
         (repo + "/modules/tpm")
@@ -267,7 +282,9 @@ in
         ]).config;
     in
     {
-      inherit (config.services.tailscale) extraUpFlags authKeyFile;
+      inherit (config.services.tailscale) extraUpFlags;
+      # What upstream's join script passes to `tailscale up --auth-key`: a file reference, not the key.
+      authKeyReference = config.services.tailscale.authKeyFile.text;
       autoconnect = config.systemd.services.tailscaled-autoconnect;
     };
   secretsDelivery =

@@ -84,7 +84,7 @@ expect "workstations get Hyprland, servers do not" '.desk1.hyprland and (.web1.h
 expect "the mesh client joins the login server with the host's tags" \
   '.meshClient.extraUpFlags == ["--login-server=https://headscale.example.org", "--advertise-tags=tag:workstation"]'
 expect "the auth key reaches tailscale only as a systemd credential" \
-  '.meshClient.authKeyFile == "/run/credentials/tailscaled-autoconnect.service/mesh-auth-key" and .meshClient.autoconnect.serviceConfig.LoadCredential == ["mesh-auth-key:/var/lib/keystone/secrets/mesh-auth-key"]'
+  '.meshClient.authKeyReference == "file:/run/credentials/tailscaled-autoconnect.service/mesh-auth-key" and .meshClient.autoconnect.serviceConfig.LoadCredential == ["mesh-auth-key:/var/lib/keystone/secrets/mesh-auth-key"]'
 expect "a mesh without login server is refused with the fix" \
   '.meshWithoutLoginServer | any(test("keystone.mesh.loginServer = "))'
 expect "the Headscale server serves the login server URL" \

@@ -1,46 +1,69 @@
-# The fleet's private network: Tailscale clients joined to the fleet's own Headscale login
-# server, which one host may run. The pre-auth key is installed at deploy into a root-only file
-# and reaches `tailscale up` only as a systemd credential of the unit that runs it.
-#
-# Option names: nixpkgs nixos/modules/services/networking/tailscale.nix (services.tailscale.
-# {enable,authKeyFile,extraUpFlags,openFirewall}; the tailscaled-autoconnect.service it creates
-# when authKeyFile is set), nixos/modules/services/networking/headscale.nix (services.headscale.
-# {enable,address,port,settings.server_url,settings.dns.base_domain}),
-# nixos/modules/services/networking/firewall.nix (networking.firewall.trustedInterfaces).
-{ config, lib, ... }:
+# The fleet's private network: every host with `mesh.enable` joins a Tailscale mesh coordinated
+# by the fleet's own Headscale server, which one host (`mesh.server`) runs. The pre-auth key is
+# installed at deploy into a root-only file and reaches Tailscale only as a systemd credential of
+# the unit that joins, never through the Nix store, argv or the environment.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
 let
   cfg = config.keystone.mesh;
+
+  # nixpkgs nixos/modules/services/networking/tailscale.nix: the join unit that exists once
+  # services.tailscale.authKeyFile is set.
+  joinUnit = "tailscaled-autoconnect";
   credential = "mesh-auth-key";
+  # systemd.exec(5): a unit's credentials are in /run/credentials/<unit name>/.
+  credentialPath = "/run/credentials/${joinUnit}.service/${credential}";
+
+  # Upstream's join script runs `tailscale up --auth-key "$(cat <authKeyFile>)"`, which would
+  # put the key in argv. This file holds only a `file:` reference instead: the tailscale CLI
+  # then opens the credential itself (tailscale/tailscale cmd/tailscale/cli/up.go, getAuthKey).
+  keyReference = pkgs.writeText "mesh-auth-key-reference" "file:${credentialPath}";
+
+  # tailscale/tailscale tailcfg/tailcfg.go CheckTag: "tag:", a letter, then letters, digits, dashes.
+  badTags = lib.filter (tag: builtins.match "tag:[A-Za-z][A-Za-z0-9-]*" tag == null) cfg.tags;
+  fixedTag = tag: if lib.hasPrefix "tag:" tag then tag else "tag:${tag}";
+
+  hostOf = url: lib.head (builtins.match "[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+).*" url);
+  isUrl = url: url != null && builtins.match "https?://[^/:?#]+.*" url != null;
 in
 {
   options.keystone.mesh = {
-    enable = lib.mkEnableOption "joining the fleet's Tailscale mesh";
+    enable = lib.mkEnableOption "membership in the fleet's Tailscale mesh";
 
     loginServer = lib.mkOption {
-      type = lib.types.nullOr (lib.types.strMatching "https?://.+");
+      type = lib.types.nullOr lib.types.str;
       default = null;
       example = "https://headscale.example.org";
-      description = "URL of the fleet's Headscale server (`tailscale up --login-server`); set from `mesh.loginServer`.";
+      description = ''
+        URL of the fleet's Headscale server, passed to `tailscale up --login-server`. Set it
+        (`mesh.loginServer` in the host file) whenever the mesh is enabled; change it only when
+        the fleet moves its server.
+      '';
     };
 
     tags = lib.mkOption {
-      type = lib.types.listOf (lib.types.strMatching "tag:[a-z0-9-]+");
+      type = lib.types.listOf lib.types.str;
       default = [ ];
-      example = [ "tag:server" ];
+      example = [ "tag:workstation" ];
       description = ''
-        ACL tags this host asks for (`--advertise-tags`). The Headscale policy must let the
-        pre-auth key's user own them, or joining fails.
+        ACL tags this host asks for (`tailscale up --advertise-tags`). Add one when the fleet's
+        Headscale policy grants access by tag; the policy's `tagOwners` must let the pre-auth
+        key's user own it, or Headscale refuses the tag.
       '';
     };
 
     authKeyCredential = lib.mkOption {
-      type = lib.types.str;
+      type = lib.types.strMatching "/.+";
       default = "/var/lib/keystone/secrets/mesh-auth-key";
       example = "/etc/credstore/mesh-auth-key";
       description = ''
-        Root-only file on the host holding the pre-auth key, installed by `keystone deploy` from
-        the vault. It is handed to Tailscale as a systemd credential; until it exists the host
-        does not try to join.
+        Root-only file on the host holding the Headscale pre-auth key; `keystone deploy` installs
+        it there. It reaches Tailscale only as a systemd credential, and until it exists the host
+        does not try to join. Change it only if you install the key somewhere else yourself.
       '';
     };
 
@@ -48,23 +71,42 @@ in
       type = lib.types.bool;
       default = false;
       example = true;
-      description = "This host also runs the fleet's Headscale server; one host of a fleet does.";
+      description = ''
+        Run the fleet's Headscale server on this host. Turn it on for exactly one host of the
+        fleet; it works whether or not this host also joins the mesh.
+      '';
     };
 
     headscale = {
-      port = lib.mkOption {
-        type = lib.types.port;
-        default = 8080;
-        example = 443;
-        description = "Port Headscale listens on; put a TLS proxy in front of it or use port 443 with its own TLS.";
-      };
-
       serverUrl = lib.mkOption {
         type = lib.types.nullOr lib.types.str;
         default = cfg.loginServer;
         defaultText = lib.literalExpression "config.keystone.mesh.loginServer";
         example = "https://headscale.example.org";
-        description = "The URL clients reach this Headscale at; it must be the clients' login server.";
+        description = ''
+          The URL clients reach this Headscale at; it must equal their `loginServer`. Set it
+          when this host runs the server without joining the mesh itself.
+        '';
+      };
+
+      port = lib.mkOption {
+        type = lib.types.port;
+        default = 8080;
+        example = 443;
+        description = ''
+          TCP port Headscale listens on. Change it when Headscale terminates TLS itself (443) or
+          when a reverse proxy in front of it expects another port.
+        '';
+      };
+
+      openFirewall = lib.mkOption {
+        type = lib.types.bool;
+        default = true;
+        example = false;
+        description = ''
+          Listen on all addresses and open `port` in the firewall. Turn it off when a TLS reverse
+          proxy on this host fronts Headscale: it then listens on 127.0.0.1 only.
+        '';
       };
 
       baseDomain = lib.mkOption {
@@ -72,66 +114,130 @@ in
         default = "fleet.internal";
         example = "mesh.example.org";
         description = ''
-          DNS suffix of mesh host names (MagicDNS). Headscale refuses one that contains the
-          server URL's host name.
+          DNS suffix of mesh host names (MagicDNS: `<host>.<baseDomain>`). Change it if the
+          fleet already uses this name; it must not be, or be a parent of, the server URL's host.
         '';
       };
     };
   };
 
+  # Joining and serving are separate roles: the server host need not join its own mesh.
   config = lib.mkMerge [
     (lib.mkIf cfg.enable {
       assertions = [
         {
-          assertion = cfg.loginServer != null;
+          assertion = isUrl cfg.loginServer;
           message = ''
-            keystone.mesh: the mesh needs its login server. Set `mesh.loginServer` in the host file, or:
+            keystone.mesh.loginServer: expected the URL of the fleet's Headscale server, got
+            `${toString cfg.loginServer}`. Set `mesh.loginServer` in the host file, or:
             keystone.mesh.loginServer = "https://headscale.example.org";
+          '';
+        }
+        {
+          assertion = badTags == [ ];
+          message = ''
+            keystone.mesh.tags: expected tags like `tag:workstation` (after `tag:`, a letter, then
+            letters, digits or dashes), got `${lib.concatStringsSep "`, `" badTags}`. Set:
+            keystone.mesh.tags = [ ${lib.concatMapStringsSep " " (tag: ''"${fixedTag tag}"'') cfg.tags} ];
+          '';
+        }
+        {
+          # Upstream appends these as `?k=v` to what authKeyFile holds: here, a file path.
+          assertion =
+            let
+              parameters = config.services.tailscale.authKeyParameters;
+            in
+            parameters.ephemeral == null && parameters.preauthorized == null && parameters.baseURL == null;
+          message = ''
+            services.tailscale.authKeyParameters: keystone.mesh passes the key as a file, which
+            cannot carry parameters (they are for Tailscale OAuth clients, not Headscale). Remove
+            them, or set: services.tailscale.authKeyParameters = lib.mkForce { };
           '';
         }
       ];
 
+      # nixpkgs nixos/modules/services/networking/tailscale.nix: enable, openFirewall,
+      # authKeyFile, extraUpFlags (given to `tailscale up` by the join unit), interfaceName.
       services.tailscale = {
         enable = true;
         openFirewall = lib.mkDefault true;
-        # The unit reads this path; systemd puts the credential there for that unit only.
-        authKeyFile = "/run/credentials/tailscaled-autoconnect.service/${credential}";
+        authKeyFile = keyReference;
         extraUpFlags = [
           "--login-server=${toString cfg.loginServer}"
         ]
         ++ lib.optional (cfg.tags != [ ]) "--advertise-tags=${lib.concatStringsSep "," cfg.tags}";
       };
 
-      systemd.services.tailscaled-autoconnect = {
+      # systemd.unit(5) ConditionPathExists=, systemd.exec(5) LoadCredential=: without a key the
+      # unit is skipped instead of failing on the missing credential.
+      systemd.services.${joinUnit} = {
         unitConfig.ConditionPathExists = cfg.authKeyCredential;
         serviceConfig.LoadCredential = [ "${credential}:${cfg.authKeyCredential}" ];
       };
 
-      # Mesh peers are the fleet's own hosts.
-      networking.firewall.trustedInterfaces = lib.mkDefault [ "tailscale0" ];
+      # nixpkgs nixos/modules/services/networking/firewall.nix: trustedInterfaces. Mesh peers are
+      # the fleet's own hosts, admitted by the Headscale policy.
+      networking.firewall.trustedInterfaces = lib.mkDefault [ config.services.tailscale.interfaceName ];
     })
 
     (lib.mkIf cfg.server {
       assertions = [
         {
-          assertion = cfg.headscale.serverUrl != null;
+          assertion = isUrl cfg.headscale.serverUrl;
           message = ''
-            keystone.mesh: the Headscale server needs the URL clients reach it at. Set:
+            keystone.mesh.headscale.serverUrl: expected the URL clients reach this Headscale at,
+            got `${toString cfg.headscale.serverUrl}`. Set `mesh.loginServer` in the host file, or:
             keystone.mesh.headscale.serverUrl = "https://headscale.example.org";
+          '';
+        }
+        {
+          assertion = !cfg.enable || cfg.headscale.serverUrl == cfg.loginServer;
+          message = ''
+            keystone.mesh.headscale.serverUrl: this host joins its own Headscale, so the server URL
+            must be its login server: expected `${toString cfg.loginServer}`, got
+            `${toString cfg.headscale.serverUrl}`. Set:
+            keystone.mesh.headscale.serverUrl = config.keystone.mesh.loginServer;
+          '';
+        }
+        {
+          # juanfont/headscale hscontrol/types/config.go isSafeServerURL: Headscale refuses to
+          # start when MagicDNS would shadow its own host name.
+          assertion =
+            !isUrl cfg.headscale.serverUrl
+            || (
+              let
+                host = hostOf cfg.headscale.serverUrl;
+              in
+              host != cfg.headscale.baseDomain && !lib.hasSuffix ".${cfg.headscale.baseDomain}" host
+            );
+          message = ''
+            keystone.mesh.headscale.baseDomain: `${cfg.headscale.baseDomain}` would shadow the
+            server's own host `${hostOf (toString cfg.headscale.serverUrl)}`, and Headscale refuses
+            to start. Pick a domain outside it, e.g.:
+            keystone.mesh.headscale.baseDomain = "fleet.internal";
           '';
         }
       ];
 
+      # nixpkgs nixos/modules/services/networking/headscale.nix: enable, address, port,
+      # settings.{server_url, dns.base_domain, dns.override_local_dns}. The port goes to `port`,
+      # not only into listen_addr, because the module grants CAP_NET_BIND_SERVICE from it.
       services.headscale = {
         enable = true;
-        address = lib.mkDefault "0.0.0.0";
         port = cfg.headscale.port;
+        address = lib.mkDefault (if cfg.headscale.openFirewall then "0.0.0.0" else "127.0.0.1");
         settings = {
           server_url = toString cfg.headscale.serverUrl;
           dns.base_domain = cfg.headscale.baseDomain;
+          # Hosts keep their own resolvers; Headscale defaults this to true and then refuses to
+          # start without dns.nameservers.global (juanfont/headscale hscontrol/types/config.go).
+          dns.override_local_dns = lib.mkDefault false;
         };
       };
-      networking.firewall.allowedTCPPorts = [ cfg.headscale.port ];
+
+      networking.firewall.allowedTCPPorts = lib.mkIf cfg.headscale.openFirewall [
+        cfg.headscale.port
+      ];
     })
   ];
 }
