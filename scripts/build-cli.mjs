@@ -28,5 +28,8 @@ await build({
   banner: {
     js: "import { createRequire as keystoneCreateRequire } from 'node:module'; const require = keystoneCreateRequire(import.meta.url);",
   },
+  // ssh2 loads optional native add-ons with require() inside try/catch; bundled, esbuild would
+  // resolve them at build time. It stays a runtime dependency, loaded only by the SSH commands.
+  external: ['ssh2'],
   logLevel: 'warning',
 })
