@@ -52,3 +52,21 @@ export function editorCommand(): string {
 export function runtimeDir(): string | undefined {
   return process.env.XDG_RUNTIME_DIR
 }
+
+// The admin's ssh-agent, which deploy, enroll and update use when no --ssh-key is given.
+export function sshAgentSocket(): string | undefined {
+  const socket = process.env.SSH_AUTH_SOCK
+  return socket === undefined || socket === '' ? undefined : socket
+}
+
+// Where deploy and update keep their full logs: $XDG_STATE_HOME/keystone/logs, else
+// ~/.local/state/keystone/logs — outside the fleet repository, so logs never reach git.
+export function logDir(): string {
+  const base = process.env.XDG_STATE_HOME
+  const home = process.env.HOME ?? '/'
+  return path.join(
+    base !== undefined && base !== '' ? base : path.join(home, '.local', 'state'),
+    'keystone',
+    'logs',
+  )
+}

@@ -12,6 +12,8 @@ export const ExitCode = {
   // The vault: the secret is not encrypted to this identity; an admin who can read it rekeys.
   notRecipient: 6,
   internal: 70,
+  // Ctrl-C or SIGTERM: the work was stopped and cleaned up (128 + SIGINT, as a shell reports it).
+  interrupted: 130,
 } as const
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]

@@ -237,7 +237,8 @@ let
       initrdSsh = initrd.network.ssh or null;
       admins = lib.attrNames config.keystone.users.admins;
       users = lib.mapAttrs (_: user: {
-        inherit (user) isNormalUser extraGroups;
+        isNormalUser = user.isNormalUser or false;
+        extraGroups = user.extraGroups or [ ];
         keys = user.openssh.authorizedKeys.keys;
       }) (config.users.users or { });
       sshd = config.services.openssh.settings or { };

@@ -75,8 +75,10 @@ expect "remote unlock without any admin key is refused with the fix" \
 expect "a PCR outside 0-23 is a type error" '.badPcrRejected'
 expect "admins are wheel users with their keys and no password login" \
   '.web1.users.alice | .isNormalUser and .extraGroups == ["wheel"] and (.keys | length) == 1'
-expect "SSH takes keys only, root cannot log in" \
-  '.web1.sshd | .PasswordAuthentication == false and .KbdInteractiveAuthentication == false and .PermitRootLogin == "no"'
+expect "root takes every admin's key, for Keystone's own logins" \
+  '(.storage1.users.root.keys | length) == 2 and (.storage1.users.root.isNormalUser | not)'
+expect "SSH takes keys only; root only with an admin's key" \
+  '.web1.sshd | .PasswordAuthentication == false and .KbdInteractiveAuthentication == false and .PermitRootLogin == "prohibit-password"'
 expect "servers collect garbage weekly" '.web1.nixGc.automatic and .web1.nixGc.dates == "weekly"'
 expect "a host file without any admin key is refused with the fix" \
   '.adminsWithoutKeys | any(test("keystone.users.admins.alice.sshKeys"))'

@@ -18,10 +18,11 @@ export interface NixosAnywhereInput {
   flake: string
   host: string
   target: { address: string; user: string; port: number }
-  // The admin's SSH private key nixos-anywhere connects with.
-  identityFile: string
-  // ssh options that make it verify the pinned host key (nixos-anywhere itself turns checking off).
-  sshOptions: string[]
+  // The admin's SSH private key nixos-anywhere connects with; without one, ssh uses the agent.
+  // No --ssh-option can pin the host key: nixos-anywhere puts StrictHostKeyChecking=no and
+  // UserKnownHostsFile=/dev/null first, and ssh keeps the first value of an option. Keystone's
+  // own preflight verifies the pinned key before the first phase instead.
+  identityFile?: string
   // Where the hardware report goes, relative to the fleet (hosts/<name>/facter.json).
   facterReport: string
   // Files placed in the installer's RAM before disko: remote path → local file.
@@ -39,9 +40,7 @@ export function planNixosAnywhere(input: NixosAnywhereInput): NixosAnywherePhase
     `${user}@${input.target.address}`,
     '--ssh-port',
     String(port),
-    '-i',
-    input.identityFile,
-    ...input.sshOptions.flatMap((option) => ['--ssh-option', option]),
+    ...(input.identityFile === undefined ? [] : ['-i', input.identityFile]),
   ]
   // After kexec the installer runs as root on its own SSH port.
   const installer = ssh('root', input.installerPort ?? 22)

@@ -6,7 +6,7 @@ import { UserError } from '../errors.js'
 // Where a decrypted secret may sit while an editor has it: a private directory in memory
 // (/dev/shm, or $XDG_RUNTIME_DIR), never /tmp, which may be on disk. The file is overwritten with
 // zeros before it is removed, on every exit path.
-function memoryDir(runtimeDir: string | undefined): string {
+export function memoryDir(runtimeDir: string | undefined): string {
   for (const dir of ['/dev/shm', runtimeDir])
     if (dir !== undefined && dir !== '' && existsSync(dir)) return dir
   throw new UserError(
@@ -33,7 +33,7 @@ export async function withPrivateFile<T>(
   }
 }
 
-async function wipe(file: string): Promise<void> {
+export async function wipe(file: string): Promise<void> {
   try {
     const { size } = await stat(file)
     const handle = await open(file, 'r+')

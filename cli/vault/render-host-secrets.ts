@@ -1,7 +1,15 @@
 import { chown, mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { isMachineSecret } from './machine-secrets.js'
 import { loadRecipients, readersOf } from './recipients.js'
-import { listSecrets, readMeta, readSecret, refText, type SecretKind } from './store.js'
+import {
+  listSecrets,
+  readMeta,
+  readSecret,
+  refText,
+  type SecretKind,
+  type SecretRef,
+} from './store.js'
 
 // What `keystone deploy` and `update` install on a host: every secret the host may read, as files
 // under <root>/var/lib/keystone/secrets/ (host secrets by name, fleet secrets under fleet/), root
@@ -20,22 +28,28 @@ export interface RenderedSecret {
   owner: string
 }
 
+// The secrets a host receives, known without decrypting anything: `keystone plan` lists them.
+export function secretsForHost(fleetRoot: string, host: string): SecretRef[] {
+  const recipients = loadRecipients(fleetRoot)
+  const hostKey = recipients.hosts[host]
+  return listSecrets(fleetRoot).filter(
+    (ref) =>
+      (ref.scope === 'fleet' || (ref.scope === host && !isMachineSecret(ref.name))) &&
+      // Only what the host itself will be able to read after the next rekey, too.
+      (hostKey === undefined || Object.values(readersOf(recipients, ref.scope)).includes(hostKey)),
+  )
+}
+
 export async function renderHostSecrets(options: {
   fleetRoot: string
   host: string
   identity: { secret: string; recipient: string }
   root: string
 }): Promise<RenderedSecret[]> {
-  const recipients = loadRecipients(options.fleetRoot)
-  const hostKey = recipients.hosts[options.host]
   const rendered: RenderedSecret[] = []
   const asRoot = process.getuid?.() === 0
-  for (const ref of listSecrets(options.fleetRoot)) {
-    if (ref.scope !== 'fleet' && ref.scope !== options.host) continue
+  for (const ref of secretsForHost(options.fleetRoot, options.host)) {
     const meta = readMeta(options.fleetRoot, ref)
-    // Only what the host itself will be able to read after the next rekey, too.
-    if (hostKey !== undefined && !Object.values(readersOf(recipients, ref.scope)).includes(hostKey))
-      continue
     let value: Buffer = Buffer.from(await readSecret(options.fleetRoot, ref, options.identity))
     if (meta !== undefined && NO_NEWLINE.includes(meta.kind)) value = trimNewline(value)
     const relative = path.join(HOST_SECRETS_DIR, ref.scope === 'fleet' ? 'fleet' : '', ref.name)

@@ -16,12 +16,18 @@
         # Security invariant: a password is never a way in.
         PasswordAuthentication = lib.mkForce false;
         KbdInteractiveAuthentication = lib.mkForce false;
-        # Admins log in as themselves and use sudo, so every change has a name on it.
-        PermitRootLogin = lib.mkDefault "no";
+        # `keystone update` and `enroll` log in as root with an admin's key (ssh.user in the host
+        # file), as nixos-anywhere and clan do; never with a password. A fleet that wants every
+        # change under a name sets ssh.user to an admin (Keystone then uses sudo) and this to "no".
+        PermitRootLogin = lib.mkDefault "prohibit-password";
         X11Forwarding = lib.mkDefault false;
       };
     };
     networking.firewall.enable = lib.mkDefault true;
+
+    # Marks the machine as this Keystone host: `keystone deploy`'s preflight refuses to wipe a
+    # host it reached at the address of another (nixpkgs nixos/modules/system/etc/etc.nix).
+    environment.etc."keystone/host".text = config.networking.hostName;
 
     # Only wheel may run sudo at all, which removes sudo's attack surface for everyone else.
     security.sudo.execWheelOnly = lib.mkDefault true;

@@ -49,13 +49,22 @@ in
     # switch instead of lingering unreviewed.
     users.mutableUsers = lib.mkDefault false;
 
-    users.users = lib.mapAttrs (_: admin: {
-      isNormalUser = true;
-      extraGroups = [ "wheel" ];
-      openssh.authorizedKeys.keys = admin.sshKeys;
-      # "!" is a locked password: login by key only.
-      hashedPassword = lib.mkDefault "!";
-    }) cfg.admins;
+    users.users = lib.mkMerge [
+      (lib.mapAttrs (_: admin: {
+        isNormalUser = true;
+        extraGroups = [ "wheel" ];
+        openssh.authorizedKeys.keys = admin.sshKeys;
+        # "!" is a locked password: login by key only.
+        hashedPassword = lib.mkDefault "!";
+      }) cfg.admins)
+      {
+        # Keystone's own logins (ssh.user: root, the default) use the admins' keys; see
+        # modules/roles/baseline.nix for PermitRootLogin.
+        root.openssh.authorizedKeys.keys = lib.mkDefault (
+          lib.concatMap (admin: admin.sshKeys) (lib.attrValues cfg.admins)
+        );
+      }
+    ];
 
     # There is no password to type.
     security.sudo.wheelNeedsPassword = lib.mkDefault false;

@@ -18,7 +18,6 @@ const input = {
   host: 'web1',
   target: { address: '192.0.2.10', user: 'admin', port: 2200 },
   identityFile: '/home/alice/.ssh/id_ed25519',
-  sshOptions: ['StrictHostKeyChecking=yes', 'UserKnownHostsFile=/dev/shm/keystone-x/known_hosts'],
   facterReport: 'hosts/web1/facter.json',
   diskKeys: [
     {
@@ -59,10 +58,6 @@ t.test('a deploy is four nixos-anywhere runs, one per phase, each argv sound', a
     '2200',
     '-i',
     '/home/alice/.ssh/id_ed25519',
-    '--ssh-option',
-    'StrictHostKeyChecking=yes',
-    '--ssh-option',
-    'UserKnownHostsFile=/dev/shm/keystone-x/known_hosts',
     '--phases',
     'kexec',
     '--generate-hardware-config',
