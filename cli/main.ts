@@ -2,6 +2,8 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { check } from './commands/check.js'
+import { deploy, plan } from './commands/deploy.js'
+import { update } from './commands/update.js'
 import { generate } from './commands/generate.js'
 import { host } from './commands/host.js'
 import { secrets } from './commands/secrets.js'
@@ -22,10 +24,14 @@ export function buildParser(argv: string[]) {
       .command(generate)
       .command(check)
       .command(secrets)
+      .command(plan)
+      .command(deploy)
+      .command(update)
       .completion('completion', 'Print a bash/zsh completion script (source it from your shell rc)')
       .example('$0 host new web2', 'create hosts/web2.yaml, asking for what is missing')
       .example('$0 generate --all', 'write the Nix for every host')
       .example('$0 check', 'validate host files and generated Nix (CI)')
+      .example('$0 deploy web1', 'install web1 over SSH, after showing the plan')
       .example(
         '$0 secrets set fleet/s3-backup',
         'store a secret, encrypted to the admins and hosts',

@@ -64,6 +64,24 @@ const Ssh = Type.Object(
   { additionalProperties: false, description: 'How the admin laptop reaches the host over SSH.' },
 )
 
+const DiskPath = (description: string) =>
+  Type.String({
+    pattern: '^/dev/disk/by-id/[^/]+$',
+    description,
+    errorMessage: 'a /dev/disk/by-id/ path',
+    'x-hint':
+      'device names such as /dev/sda change between boots and can wipe the wrong disk; run `ls -l /dev/disk/by-id/` on the machine and use that path',
+  })
+
+const PinnedDisk = Type.Object(
+  {
+    path: DiskPath('The disk, as listed in storage.disks.'),
+    sizeBytes: Type.Integer({ minimum: 1, description: 'Size in bytes (`lsblk -bdno SIZE`).' }),
+    serial: Type.String({ minLength: 1, description: 'Serial number the disk reports.' }),
+  },
+  { additionalProperties: false },
+)
+
 const Dataset = Type.Object(
   {
     name: Type.String({
@@ -94,15 +112,16 @@ const Storage = Type.Object(
       StringEnum(['single', 'mirror'], { description: 'One disk, or a ZFS mirror over all disks.' }),
       'single',
     ),
-    disks: Type.Array(
-      Type.String({
-        pattern: '^/dev/disk/by-id/[^/]+$',
-        description: 'Stable device path of a disk that Keystone will wipe at deploy.',
-        errorMessage: 'a /dev/disk/by-id/ path',
-        'x-hint':
-          'device names such as /dev/sda change between boots and can wipe the wrong disk; run `ls -l /dev/disk/by-id/` on the machine and use that path',
+    disks: Type.Array(DiskPath('Stable device path of a disk that Keystone will wipe at deploy.'), {
+      minItems: 1,
+      description: 'Disks by id; the first carries the ESP (every disk does in a mirror).',
+    }),
+    pinnedDisks: Defaulted(
+      Type.Array(PinnedDisk, {
+        description:
+          'Size and serial of each disk as `keystone deploy` found it, written by deploy; a later deploy refuses a disk that differs.',
       }),
-      { minItems: 1, description: 'Disks by id; the first carries the ESP (every disk does in a mirror).' },
+      [],
     ),
     espSize: Defaulted(Size('Size of the EFI system partition mounted on /boot.', '1G'), '1G'),
     swapSize: Defaulted(

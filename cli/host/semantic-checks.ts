@@ -100,6 +100,10 @@ function checkDisks(host: Host): PathProblem[] {
       problems.push(problemAt(['storage', 'disks', i], `\`${disk}\` is already listed as storage.disks[${first}]`, 'list each disk once'))
     } else seen.set(disk, i)
   })
+  host.storage.pinnedDisks.forEach((pinned, i) => {
+    if (!disks.includes(pinned.path))
+      problems.push(problemAt(['storage', 'pinnedDisks', i, 'path'], `\`${pinned.path}\` is not in storage.disks`, 'remove this entry; `keystone deploy` pins the disks it installs'))
+  })
   if (layout === 'mirror' && disks.length < 2) {
     problems.push(problemAt(['storage', 'disks'], `expected at least 2 disks for a mirror, got ${disks.length}`, 'add a second disk, or set storage.layout: single'))
   }

@@ -18,7 +18,9 @@ export function localShell(env: Record<string, string> = {}): RemoteShell {
         child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
         child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
         child.once('error', reject)
-        child.once('close', (code, signal) => resolve({ code: code ?? (signal === null ? 1 : 128), stdout, stderr }))
+        child.once('close', (code, signal) =>
+          resolve({ code: code ?? (signal === null ? 1 : 128), stdout, stderr }),
+        )
         child.stdin.on('error', () => {})
         child.stdin.end(options.stdin ?? '')
       }),

@@ -42,7 +42,9 @@ t.test(
       )
     await store('fleet/s3-backup', 's3-credentials', '[default]\naws_access_key_id = AKIA\n')
     await store('web1/mesh-auth-key', 'token', 'tskey-auth-123\n')
-    await store('web1/credstore-passphrase', 'passphrase', 'typed with echo\n')
+    await store('web1/backup-passphrase', 'passphrase', 'typed with echo\n')
+    // The deploy's own machinery (disk keys, host keys, the recovery key) never goes to the host.
+    await store('web1/credstore-passphrase', 'passphrase', 'for the installer only\n')
     await store('desk1/mesh-auth-key', 'token', 'not for web1')
 
     const root = await mkdtemp(path.join(tmpdir(), 'keystone-extra-files-'))
@@ -57,7 +59,7 @@ t.test(
       rendered.map((r) => r.path),
       [
         '/var/lib/keystone/secrets/fleet/s3-backup',
-        '/var/lib/keystone/secrets/credstore-passphrase',
+        '/var/lib/keystone/secrets/backup-passphrase',
         '/var/lib/keystone/secrets/mesh-auth-key',
       ],
       'fleet secrets and its own, not another host’s',
@@ -69,7 +71,7 @@ t.test(
       'no trailing newline on a token',
     )
     t.equal(
-      await readFile(path.join(dir, 'credstore-passphrase'), 'utf8'),
+      await readFile(path.join(dir, 'backup-passphrase'), 'utf8'),
       'typed with echo',
       'nor on a passphrase',
     )
@@ -78,13 +80,13 @@ t.test(
       '[default]\naws_access_key_id = AKIA\n',
       'a config file is kept as it is',
     )
-    for (const file of ['mesh-auth-key', 'credstore-passphrase', 'fleet/s3-backup']) {
+    for (const file of ['mesh-auth-key', 'backup-passphrase', 'fleet/s3-backup']) {
       const info = await stat(path.join(dir, file))
       t.equal(info.mode & 0o777, 0o400, `${file} is read-only for its owner`)
       if (process.getuid?.() === 0) t.equal(info.uid, 0, `${file} belongs to root`)
     }
     t.equal((await stat(dir)).mode & 0o777, 0o700, 'the directory is root-only')
-    t.same((await readdir(dir)).sort(), ['credstore-passphrase', 'fleet', 'mesh-auth-key'])
+    t.same((await readdir(dir)).sort(), ['backup-passphrase', 'fleet', 'mesh-auth-key'])
 
     // Rendering into a tree that already holds files refuses instead of mixing old and new.
     await t.rejects(
