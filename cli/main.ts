@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers'
 import { check } from './commands/check.js'
 import { deploy, plan } from './commands/deploy.js'
 import { update } from './commands/update.js'
+import { enroll } from './commands/enroll.js'
 import { generate } from './commands/generate.js'
 import { host } from './commands/host.js'
 import { secrets } from './commands/secrets.js'
@@ -26,6 +27,7 @@ export function buildParser(argv: string[]) {
       .command(secrets)
       .command(plan)
       .command(deploy)
+      .command(enroll)
       .command(update)
       .completion('completion', 'Print a bash/zsh completion script (source it from your shell rc)')
       .example('$0 host new web2', 'create hosts/web2.yaml, asking for what is missing')

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
-import { readFile, readdir } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -8,6 +8,7 @@ import t from 'tap'
 import { deployFixture } from '../helpers/deploy-fixture.js'
 import { needs } from '../helpers/needs.js'
 import { needsSshd } from '../helpers/sshd.js'
+import { startSwtpm } from '../helpers/swtpm.js'
 import { repoRoot } from '../helpers/temp-fleet.js'
 
 // The threat model's exposures for a whole deploy (fake nixos-anywhere): strace records every
@@ -15,7 +16,8 @@ import { repoRoot } from '../helpers/temp-fleet.js'
 // fleet and the temporary directories are searched for every secret the deploy made or injected.
 const exec = promisify(execFile)
 const mainJs = path.join(repoRoot, 'dist/cli/main.js')
-const skip = needsSshd() || needs('strace', ['-V']) || needs('openssl', ['version'])
+const skip =
+  needsSshd() || needs('strace', ['-V']) || needs('openssl', ['version']) || needs('swtpm', ['--version']) || needs('cryptsetup', ['--version'])
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])
@@ -28,7 +30,7 @@ t.test(
   'a deploy leaves no secret in argv, environments, logs, the fleet or temporary directories (fake nixos-anywhere)',
   { skip },
   async (t) => {
-    const f = await deployFixture(t, 'desk1')
+    const f = await deployFixture(t, 'desk1', { traceTarget: true })
     const meshKey = 'tskey-CANARY-' + randomBytes(16).toString('hex')
     t.equal((await f.run(['secrets', 'set', 'desk1/mesh-auth-key'], { stdin: meshKey })).code, 0)
     const before = new Set([...(await readdir(tmpdir())), ...(await readdir('/dev/shm'))])
@@ -48,9 +50,26 @@ t.test(
     t.match(traceText, /execve\("[^"]*fake-nixos-anywhere\/nix"/, 'strace saw nixos-anywhere start')
     t.match(traceText, /execve\("[^"]*ssh-keygen"/, 'and ssh-keygen')
 
+    // Then enroll: the credstore (a LUKS2 file with the passphrase deploy made) bound to swtpm.
+    const tpm = await startSwtpm()
+    t.teardown(tpm.stop)
+    const luks = path.join(f.state, 'credstore.img')
+    const initialKey = path.join(f.state, 'initial-key')
+    await writeFile(initialKey, await f.get('desk1/credstore-passphrase'), { mode: 0o600 })
+    await exec('truncate', ['-s', '20M', luks])
+    await exec('cryptsetup', ['luksFormat', '--type', 'luks2', '--batch-mode', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file', initialKey, luks])
+    const enrollTrace = path.join(f.state, 'enroll-trace')
+    const enrolled = await exec(
+      'strace',
+      ['-f', '-v', '-s', '65536', '-e', 'trace=execve', '-o', enrollTrace, 'node', mainJs, 'enroll', 'desk1', '--ssh-key', f.sshd.clientKeyFile, '--identity', f.key, '--credstore-device', luks, '--tpm2-device', tpm.tcti],
+      { cwd: f.fleet, env: { ...process.env, ...f.env, XDG_CONFIG_HOME: f.config } },
+    ).catch((error: { stderr: string }) => error)
+    t.notOk('code' in enrolled, enrolled.stderr)
+    t.match(await readFile(f.targetTrace, 'utf8'), /execve\("[^"]*systemd-cryptenroll"/, 'the target trace saw systemd-cryptenroll')
+
     // Every secret, as text and in the forms a binary key would be written in.
     const secrets: Buffer[] = [Buffer.from(meshKey)]
-    for (const name of ['credstore-passphrase', 'age-key'])
+    for (const name of ['credstore-passphrase', 'age-key', 'recovery-key'])
       secrets.push(Buffer.from(await f.get(`desk1/${name}`)))
     const zfsKey = Buffer.from(
       (
@@ -79,6 +98,9 @@ t.test(
 
     const places = [
       trace,
+      enrollTrace,
+      f.targetTrace,
+      path.join(f.fleet, 'hosts/desk1/enrollment.json'),
       ...(await filesUnder(path.join(f.state, 'keystone/logs'))),
       ...(await filesUnder(f.fleet)).filter(
         (file) => !file.endsWith('alice.key') && !file.includes('/.git/'),
@@ -88,6 +110,7 @@ t.test(
     for (const entry of [
       ...(await readdir(tmpdir())).map((e) => path.join(tmpdir(), e)),
       ...(await readdir('/dev/shm')).map((e) => path.join('/dev/shm', e)),
+      ...(await readdir('/run')).filter((e) => e.startsWith('keystone-')).map((e) => path.join('/run', e)),
     ])
       if (!before.has(path.basename(entry)) && !entry.startsWith(path.dirname(f.target)))
         places.push(...(await filesUnder(entry)))

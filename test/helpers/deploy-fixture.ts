@@ -26,7 +26,7 @@ export interface RecordedRun {
 export async function deployFixture(
   t: { teardown(fn: () => Promise<void> | void): void },
   name: string,
-  options: { pin?: boolean; sshdEnv?: Record<string, string> } = {},
+  options: { pin?: boolean; sshdEnv?: Record<string, string>; traceTarget?: boolean } = {},
 ) {
   const vault = await vaultWithAdmin(t)
   const work = await mkdtemp(path.join(tmpdir(), 'keystone-deploy-test-'))
@@ -38,7 +38,8 @@ export async function deployFixture(
   await execFileAsync('mkdir', ['-p', target, state])
   const sshd: TestSshd = await startSshd({
     pathPrepend: [hostToolsDir],
-    env: { FAKE_HOST_RECORD: hostRecord, ...options.sshdEnv },
+    env: { FAKE_HOST_RECORD: hostRecord, FAKE_SECURE_BOOT_FILE: path.join(state, 'secure-boot'), ...options.sshdEnv },
+    ...(options.traceTarget === true && { traceFile: path.join(work, 'target-trace') }),
   })
   t.teardown(() => sshd.stop())
 

@@ -54,7 +54,13 @@ const keygen = (file: string, comment: string) =>
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file])
 
 export async function startSshd(
-  options: { hostKeyFile?: string; pathPrepend?: string[]; env?: Record<string, string> } = {},
+  options: {
+    hostKeyFile?: string
+    pathPrepend?: string[]
+    env?: Record<string, string>
+    // Run the server under `strace -f`, appending every program's argv and environment here.
+    traceFile?: string
+  } = {},
 ): Promise<TestSshd> {
   const dir = await mkdtemp(path.join(tmpdir(), 'keystone-sshd-'))
   const user = userInfo().username
@@ -114,7 +120,12 @@ export async function startSshd(
 
   let child: ChildProcess | undefined
   const start = async () => {
-    child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const server = [SSHD, '-D', '-e', '-f', config]
+    const [file, ...args] =
+      options.traceFile === undefined
+        ? server
+        : ['strace', '-f', '-A', '-v', '-s', '65536', '-e', 'trace=execve', '-o', options.traceFile, ...server]
+    child = spawn(file!, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     let exited = false
@@ -130,8 +141,12 @@ export async function startSshd(
     child = undefined
     if (running === undefined || running.exitCode !== null) return
     const gone = new Promise((resolve) => running.once('exit', resolve))
-    running.kill('SIGTERM')
+    // Under strace the child is strace: stop the server itself, which strace then follows out.
+    const pid = Number((await readFile(path.join(dir, 'sshd.pid'), 'utf8').catch(() => '')).trim())
+    if (pid > 0) process.kill(pid, 'SIGTERM')
+    else running.kill('SIGTERM')
     await gone
+    await rm(path.join(dir, 'sshd.pid'), { force: true })
   }
   await start()
   const sshd: TestSshd = {
