@@ -119,6 +119,7 @@ export async function deployFixture(
     ...vault,
     sshd,
     target,
+    targetTrace: path.join(work, 'target-trace'),
     record,
     hostRecord,
     state,
