@@ -92,7 +92,7 @@ export function planDeploy(input: DeployPlanInput): DeployPlan {
     pins: [
       'ssh.hostKey (the new SSH host key)',
       ...(host.remoteUnlock.enable ? ['remoteUnlock.hostKey (the initrd’s SSH host key)'] : []),
-      'storage.disks (size and serial of each disk)',
+      'storage.pinnedDisks (size and serial of each disk)',
     ],
   }
 }

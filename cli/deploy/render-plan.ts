@@ -44,7 +44,8 @@ export function renderPlan(plan: DeployPlan, machine: string[]): string[] {
     '',
     "Disk keys (only in the installer's RAM, --disk-encryption-keys; kept in the vault):",
   )
-  for (const key of plan.diskKeys) lines.push(`  ${key.remote}  ${key.what}`)
+  const keyWidth = Math.max(...plan.diskKeys.map((key) => key.remote.length))
+  for (const key of plan.diskKeys) lines.push(`  ${key.remote.padEnd(keyWidth)}  ${key.what}`)
   lines.push('', 'Secrets injected into /var/lib/keystone/secrets (names only):')
   lines.push(
     ...(plan.secrets.length === 0 ? ['  (none)'] : plan.secrets.map((name) => `  ${name}`)),
