@@ -245,7 +245,7 @@ export async function waitForSsh(
       if (!unreachable) throw error
       if (elapsed >= options.timeoutMs)
         throw new UserError(
-          `${target.name} did not come back within ${Math.round(options.timeoutMs / 1000)} s (${error.message.replace(/^cannot reach [^:]+: /, '')})`,
+          `${target.name} did not come back within ${Math.round(options.timeoutMs / 1000)} s (${error.message.replace(/^cannot reach .*?:\d+: /, '')})`,
           {
             hint: 'look at the machine’s console: at first boot the credstore asks for its passphrase',
           },
