@@ -130,6 +130,9 @@
             pkgs.jq
             pkgs.strace
             pkgs.util-linux
+            pkgs.openssl
+            pkgs.git
+            pkgs.procps
             pkgs.qemu
           ];
         };
