@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { diskPaths } from '../host/disks.js'
 import type { Host } from '../host/host-schema.js'
 import { DISK_KEYS, planPlacedFiles, type DiskKey, type PlacedFile } from './plan-key-material.js'
 import { planNixosAnywhere, type PhaseName } from './plan-nixos-anywhere.js'
@@ -65,7 +66,7 @@ export function planDeploy(input: DeployPlanInput): DeployPlan {
     // An installer that is already running keeps its own SSH port; a kexec'd one listens on 22.
     installerPort: probe.installer ? host.ssh.port : 22,
   })
-  const wipe = host.storage.disks.map((diskPath) => {
+  const wipe = diskPaths(host.storage).map((diskPath) => {
     const disk = probe.disks.find((candidate) => candidate.id === path.basename(diskPath))
     return {
       path: diskPath,
@@ -92,7 +93,7 @@ export function planDeploy(input: DeployPlanInput): DeployPlan {
     pins: [
       'ssh.hostKey (the new SSH host key)',
       ...(host.remoteUnlock.enable ? ['remoteUnlock.hostKey (the initrd’s SSH host key)'] : []),
-      'storage.pinnedDisks (size and serial of each disk)',
+      'storage.disks (size and serial of each disk)',
     ],
   }
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { sshAgentSocket } from '../config.js'
 import { UserError } from '../errors.js'
+import { diskPaths } from '../host/disks.js'
 import type { Host } from '../host/host-schema.js'
 import { loadFleet, selectHosts } from '../host/load-fleet.js'
 import { checkGenerated } from '../nix/check-generated.js'
@@ -103,7 +104,7 @@ export async function preflight(fleetRoot: string, options: TargetOptions): Prom
     )
   }
 
-  const disks = host.storage.disks.map((diskPath) => {
+  const disks = diskPaths(host.storage).map((diskPath) => {
     const found = probe.disks.find((disk) => disk.id === path.basename(diskPath))!
     return { path: diskPath, sizeBytes: found.sizeBytes, serial: found.serial }
   })

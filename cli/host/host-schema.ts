@@ -64,23 +64,44 @@ const Ssh = Type.Object(
   { additionalProperties: false, description: 'How the admin laptop reaches the host over SSH.' },
 )
 
-const DiskPath = (description: string) =>
-  Type.String({
-    pattern: '^/dev/disk/by-id/[^/]+$',
-    description,
-    errorMessage: 'a /dev/disk/by-id/ path',
-    'x-hint':
-      'device names such as /dev/sda change between boots and can wipe the wrong disk; run `ls -l /dev/disk/by-id/` on the machine and use that path',
-  })
+const DISK_PATH = {
+  pattern: '^/dev/disk/by-id/[^/]+$',
+  errorMessage: 'a /dev/disk/by-id/ path',
+  'x-hint':
+    'device names such as /dev/sda change between boots and can wipe the wrong disk; run `ls -l /dev/disk/by-id/` on the machine and use that path',
+}
 
+// What `keystone deploy` found on a disk it installed; a later deploy refuses a disk that differs.
 const PinnedDisk = Type.Object(
   {
-    path: DiskPath('The disk, as listed in storage.disks.'),
-    sizeBytes: Type.Integer({ minimum: 1, description: 'Size in bytes (`lsblk -bdno SIZE`).' }),
-    serial: Type.String({ minLength: 1, description: 'Serial number the disk reports.' }),
+    path: Type.String({ ...DISK_PATH, description: 'Stable device path of the disk.' }),
+    sizeBytes: Defaulted(
+      Nullable(Type.Integer({ minimum: 1 }), {
+        description: 'Size in bytes as the kernel reports it (`lsblk -bdno SIZE`), pinned at deploy.',
+      }),
+      null,
+    ),
+    serial: Defaulted(
+      Nullable(Type.String({ minLength: 1 }), { description: 'Serial number the disk reports, pinned at deploy.' }),
+      null,
+    ),
   },
   { additionalProperties: false },
 )
+
+// A disk is its by-id path, or the same path with the facts deploy pinned. One node of two types
+// rather than an anyOf: `pattern` applies only to strings and `properties` only to objects (JSON
+// Schema Validation §6), so a wrong path or a wrong key gives exactly one error.
+const DiskEntry = Type.Unsafe<string | Static<typeof PinnedDisk>>({
+  ...DISK_PATH,
+  type: ['string', 'object'],
+  description:
+    'Stable device path of a disk that Keystone will wipe at deploy; `keystone deploy` turns it into `{ path, sizeBytes, serial }`.',
+  examples: ['/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNX0T123456A'],
+  properties: PinnedDisk.properties,
+  required: PinnedDisk.required,
+  additionalProperties: false,
+})
 
 const Dataset = Type.Object(
   {
@@ -112,17 +133,10 @@ const Storage = Type.Object(
       StringEnum(['single', 'mirror'], { description: 'One disk, or a ZFS mirror over all disks.' }),
       'single',
     ),
-    disks: Type.Array(DiskPath('Stable device path of a disk that Keystone will wipe at deploy.'), {
+    disks: Type.Array(DiskEntry, {
       minItems: 1,
       description: 'Disks by id; the first carries the ESP (every disk does in a mirror).',
     }),
-    pinnedDisks: Defaulted(
-      Type.Array(PinnedDisk, {
-        description:
-          'Size and serial of each disk as `keystone deploy` found it, written by deploy; a later deploy refuses a disk that differs.',
-      }),
-      [],
-    ),
     espSize: Defaulted(Size('Size of the EFI system partition mounted on /boot.', '1G'), '1G'),
     swapSize: Defaulted(
       // `swapSize: 0` is natural YAML, so the integer 0 is accepted beside the string "0".

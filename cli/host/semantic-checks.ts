@@ -1,4 +1,5 @@
 import { posix } from 'node:path'
+import { diskPath } from './disks.js'
 import type { Host } from './host-schema.js'
 import { problemAt, type PathProblem } from './path-problem.js'
 import { parseSize } from './sizes.js'
@@ -91,18 +92,17 @@ function checkDisks(host: Host): PathProblem[] {
   const problems: PathProblem[] = []
   const { disks, layout } = host.storage
   const seen = new Map<string, number>()
-  disks.forEach((disk, i) => {
+  disks.forEach((entry, i) => {
+    const disk = diskPath(entry)
+    // A pinned disk is a mapping: point at its `path:` line.
+    const at: PathProblem['path'] = typeof entry === 'string' ? ['storage', 'disks', i] : ['storage', 'disks', i, 'path']
     if (/-part[0-9]+$/.test(disk)) {
-      problems.push(problemAt(['storage', 'disks', i], `expected a whole disk, got the partition \`${disk}\``, `Keystone partitions the disk itself; use ${disk.replace(/-part[0-9]+$/, '')}`))
+      problems.push(problemAt(at, `expected a whole disk, got the partition \`${disk}\``, `Keystone partitions the disk itself; use ${disk.replace(/-part[0-9]+$/, '')}`))
     }
     const first = seen.get(disk)
     if (first !== undefined) {
-      problems.push(problemAt(['storage', 'disks', i], `\`${disk}\` is already listed as storage.disks[${first}]`, 'list each disk once'))
+      problems.push(problemAt(at, `\`${disk}\` is already listed as storage.disks[${first}]`, 'list each disk once'))
     } else seen.set(disk, i)
-  })
-  host.storage.pinnedDisks.forEach((pinned, i) => {
-    if (!disks.includes(pinned.path))
-      problems.push(problemAt(['storage', 'pinnedDisks', i, 'path'], `\`${pinned.path}\` is not in storage.disks`, 'remove this entry; `keystone deploy` pins the disks it installs'))
   })
   if (layout === 'mirror' && disks.length < 2) {
     problems.push(problemAt(['storage', 'disks'], `expected at least 2 disks for a mirror, got ${disks.length}`, 'add a second disk, or set storage.layout: single'))

@@ -1,4 +1,5 @@
 import { posix } from 'node:path'
+import { diskPaths } from '../host/disks.js'
 import type { Host } from '../host/host-schema.js'
 import type { NixValue } from './emit.js'
 
@@ -171,7 +172,7 @@ function renderDatasets(host: Host): Record<string, NixValue> {
 export function renderDisko(host: Host): NixValue {
   const { storage } = host
   const disk: Record<string, NixValue> = {}
-  storage.disks.forEach((device, index) => {
+  diskPaths(storage).forEach((device, index) => {
     disk[diskName(index)] = {
       type: 'disk',
       device,

@@ -1,3 +1,4 @@
+import { diskPaths } from '../host/disks.js'
 import type { Host } from '../host/host-schema.js'
 import { parseSize } from '../host/sizes.js'
 import type { NixValue } from './emit.js'
@@ -12,7 +13,7 @@ export function renderKeystoneOptions(host: Host): NixValue {
     disk: {
       enable: true,
       pool: storage.pool.name,
-      devices: storage.disks,
+      devices: diskPaths(storage),
       espMountPoints: storage.disks.map((_, i) => espMountPoint(i)).slice(0, storage.layout === 'mirror' ? undefined : 1),
       arcMaxBytes: parseSize(storage.pool.arcMax) ?? 0,
     },

@@ -119,7 +119,7 @@ t.test(
     // The host file pins the installed key and the disks; the generated Nix is current.
     const host = parseDocument(await readFile(f.hostFile, 'utf8')).toJS() as {
       ssh: { hostKey: string }
-      storage: { pinnedDisks: unknown[] }
+      storage: { disks: unknown[] }
     }
     const installedKey = (
       await readFile(path.join(mnt, 'etc/ssh/ssh_host_ed25519_key.pub'), 'utf8')
@@ -128,7 +128,7 @@ t.test(
       .slice(0, 2)
       .join(' ')
     t.equal(host.ssh.hostKey, installedKey)
-    t.same(host.storage.pinnedDisks, [
+    t.same(host.storage.disks, [
       {
         path: '/dev/disk/by-id/nvme-WD_BLACK_SN850X_2000GB_23123K800123',
         sizeBytes: 2000398934016,
