@@ -1,16 +1,15 @@
 import type { Argv, CommandModule } from 'yargs'
 import { fleetOption } from './fleet-option.js'
+import { identityFrom, identityOptions, type IdentityArgs } from './identity-options.js'
 
 // `keystone plan <host>` and `keystone deploy <host>`: install a host from nothing over SSH.
 // The handler loads lazily, so that `keystone --help` never loads ssh2.
-interface DeployArgs {
+interface DeployArgs extends IdentityArgs {
   host: string
   fleet?: string
   'ssh-key'?: string
   'accept-host-key'?: string
   'probe-root'?: string
-  identity?: string
-  'passphrase-fd'?: number
   'dry-run'?: boolean
   yes?: boolean
   'boot-timeout'?: number
@@ -34,17 +33,6 @@ export const targetOptions = (y: Argv) =>
       describe: 'read the target through this root prefix',
     })
 
-const vaultOptions = (y: Argv) =>
-  y
-    .option('identity', {
-      type: 'string',
-      describe: 'a plain age identity file instead of your passphrase-locked one',
-    })
-    .option('passphrase-fd', {
-      type: 'number',
-      describe: 'read the identity passphrase from this file descriptor',
-    })
-
 const deployOptions = (args: DeployArgs, dryRun: boolean) => ({
   host: args.host,
   dryRun,
@@ -53,8 +41,7 @@ const deployOptions = (args: DeployArgs, dryRun: boolean) => ({
   ...(args['ssh-key'] !== undefined && { sshKey: args['ssh-key'] }),
   ...(args['accept-host-key'] !== undefined && { acceptHostKey: args['accept-host-key'] }),
   ...(args['probe-root'] !== undefined && { probeRoot: args['probe-root'] }),
-  ...(args.identity !== undefined && { identityFile: args.identity }),
-  ...(args['passphrase-fd'] !== undefined && { passphraseFd: args['passphrase-fd'] }),
+  ...identityFrom(args),
   ...(args['boot-timeout'] !== undefined && { bootTimeoutMs: args['boot-timeout'] * 1000 }),
 })
 
@@ -76,7 +63,7 @@ export const deploy: CommandModule<object, DeployArgs> = {
   command: 'deploy <host>',
   describe: 'Install a host from nothing over SSH (wipes its disks after you confirm)',
   builder: (y) =>
-    vaultOptions(targetOptions(y))
+    identityOptions(targetOptions(y))
       .option('dry-run', {
         type: 'boolean',
         default: false,

@@ -1,31 +1,19 @@
 import type { Argv, CommandModule } from 'yargs'
 import { SECRET_KINDS } from '../vault/secret-kinds.js'
 import { fleetOption } from './fleet-option.js'
+import { identityFrom, identityOptions, type IdentityArgs } from './identity-options.js'
 
 // `keystone secrets …`: the age-encrypted vault in secrets/. Handlers load lazily, so that
 // `keystone --help` never loads age.
-interface VaultArgs {
+interface VaultArgs extends IdentityArgs {
   fleet?: string
-  identity?: string
-  'passphrase-fd'?: number
 }
 
-const vaultOptions = (y: Argv) =>
-  y
-    .option('fleet', fleetOption)
-    .option('identity', {
-      type: 'string',
-      describe: 'a plain age identity file instead of your passphrase-locked one',
-    })
-    .option('passphrase-fd', {
-      type: 'number',
-      describe: 'read the identity passphrase from this file descriptor',
-    })
+const vaultOptions = (y: Argv) => identityOptions(y.option('fleet', fleetOption))
 
 const identityOf = (args: VaultArgs) => ({
   ...(args.fleet !== undefined && { fleet: args.fleet }),
-  ...(args.identity !== undefined && { identityFile: args.identity }),
-  ...(args['passphrase-fd'] !== undefined && { passphraseFd: args['passphrase-fd'] }),
+  ...identityFrom(args),
 })
 
 const load = () => import('../vault/run-secrets.js')

@@ -1,10 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createConnection, createServer } from 'node:net'
+import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { requireAll } from './needs.js'
+import { acceptsConnections } from './loopback-port.js'
 
 // A real OpenSSH server on loopback for tests (reference/OFFLINE-TOOLING.md): its own host key,
 // a fresh client key in authorized_keys, logins as the current user (root in CI).
@@ -38,16 +39,6 @@ const freePort = () =>
       const { port } = server.address() as { port: number }
       server.close(() => resolve(port))
     })
-  })
-
-const accepts = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port })
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
   })
 
 const keygen = (file: string, comment: string) =>
@@ -124,14 +115,26 @@ export async function startSshd(
     const [file, ...args] =
       options.traceFile === undefined
         ? server
-        : ['strace', '-f', '-A', '-v', '-s', '65536', '-e', 'trace=execve', '-o', options.traceFile, ...server]
+        : [
+            'strace',
+            '-f',
+            '-A',
+            '-v',
+            '-s',
+            '65536',
+            '-e',
+            'trace=execve',
+            '-o',
+            options.traceFile,
+            ...server,
+          ]
     child = spawn(file!, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     let exited = false
     child.once('exit', () => (exited = true))
     for (let i = 0; i < 100 && !exited; i++) {
-      if (await accepts(port)) return
+      if (await acceptsConnections(port)) return
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     throw new Error(`sshd did not start on port ${port}: ${stderr}`)

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { acceptsConnections } from './loopback-port.js'
 
 // A real software TPM 2.0 on loopback TCP, for tests (reference/OFFLINE-TOOLING.md): tpm2-tools
 // and systemd reach it through the `swtpm:` TCTI, whose control port is the data port + 1.
@@ -11,21 +11,11 @@ export interface Swtpm {
   stop: () => Promise<void>
 }
 
-const canConnect = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port })
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
-
 export async function startSwtpm(): Promise<Swtpm> {
   const state = await mkdtemp(path.join(tmpdir(), 'keystone-swtpm-'))
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = 20000 + 2 * Math.floor(Math.random() * 15000)
-    if ((await canConnect(port)) || (await canConnect(port + 1))) continue
+    if ((await acceptsConnections(port)) || (await acceptsConnections(port + 1))) continue
     const child: ChildProcess = spawn(
       'swtpm',
       [
@@ -45,7 +35,7 @@ export async function startSwtpm(): Promise<Swtpm> {
     let exited = false
     child.once('exit', () => (exited = true))
     for (let wait = 0; wait < 50 && !exited; wait++) {
-      if (await canConnect(port)) {
+      if (await acceptsConnections(port)) {
         return {
           tcti: `swtpm:host=127.0.0.1,port=${port}`,
           stop: async () => {
