@@ -287,3 +287,41 @@ for (const phase of ['kexec', 'disko', 'install', 'reboot']) {
     },
   )
 }
+
+t.test(
+  'a mirror from the installer: the initrd gets its own pinned key; an unhealthy reboot is one line (fake nixos-anywhere)',
+  { skip },
+  async (t) => {
+    const f = await deployFixture(t, 'storage1', { sshdEnv: { FAKE_SYSTEM_STATE: 'degraded' } })
+    const result = await f.run(f.deployArgs('two-disk-server', '--yes'))
+    t.equal(result.code, 1)
+    t.match(
+      result.stderr,
+      'keystone: storage1 rebooted but is not healthy: the system is degraded; failed units: keystone-load-key.service',
+    )
+    const runs = await f.recorded()
+    t.same(await f.phasesRun(), ['kexec', 'disko', 'install', 'reboot'])
+    const disko = runs[1]!.argv
+    t.equal(
+      disko[disko.indexOf('--ssh-port') + 1],
+      String(f.sshd.port),
+      'an installer already running keeps its port',
+    )
+    const initrdKey = await readFile(
+      path.join(f.target, 'mnt/etc/secrets/initrd/ssh_host_ed25519_key.pub'),
+      'utf8',
+    )
+    const host = parseDocument(await readFile(f.hostFile, 'utf8')).toJS() as {
+      remoteUnlock: { hostKey: string }
+    }
+    t.equal(
+      host.remoteUnlock.hostKey,
+      initrdKey.split(' ').slice(0, 2).join(' '),
+      'the initrd key is pinned',
+    )
+    t.equal(
+      (statSync(path.join(f.target, 'mnt/etc/secrets/initrd')).mode & 0o777).toString(8),
+      '700',
+    )
+  },
+)
