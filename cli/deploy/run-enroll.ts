@@ -129,6 +129,8 @@ async function enrollTpm(
     pcrs: host.tpm.pcrs,
     unlockPassphrase: async () => Buffer.from(await readSecret(fleetRoot, passphraseRef, await unlock())).toString('utf8'),
     hasSavedRecoveryKey: async () => existsSync(secretFile(fleetRoot, recoveryRef)),
+    // Re-binding to other PCRs after the passphrase slot is gone unlocks with the recovery key.
+    readRecoveryKey: async () => Buffer.from(await readSecret(fleetRoot, recoveryRef, await unlock())).toString('utf8'),
     saveRecoveryKey: async (key) => {
       await writeSecret(fleetRoot, loadRecipients(fleetRoot), recoveryRef, Buffer.from(key), { kind: 'recovery-key' })
     },
@@ -143,6 +145,7 @@ async function enrollTpm(
     pcrBank: 'sha256',
     pcrs,
     secureBoot: options.secureBoot,
+    tpm2Device,
   })
   out.out(`${host.name} is enrolled; recorded in hosts/${host.name}/enrollment.json (commit it). The recovery key: \`keystone secrets get ${host.name}/recovery-key --reveal\``)
 }

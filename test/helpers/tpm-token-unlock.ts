@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -6,48 +7,70 @@ import { promisify } from 'node:util'
 
 const exec = promisify(execFile)
 
-// Does the credstore's systemd-tpm2 token open it with the TPM as it is now? What the initrd's
-// systemd-cryptsetup does at boot, done with tpm2-tools because the token plugin only talks to
-// /dev/tpmrm0: recreate systemd's storage primary key (ECC P-256, the tpm2-tools default
-// template), load the sealed object from the token's tpm2-blob (TPM2B_PRIVATE then
-// TPM2B_PUBLIC), satisfy its PCR policy in a policy session and unseal; the base64 of the
-// unsealed secret is the LUKS passphrase (systemd 252 src/cryptsetup/cryptsetup-tpm2.c).
+// Does the credstore's systemd-tpm2 token open it with the TPM as it is now? Asked of systemd's
+// own token plugin, as the initrd asks it: `cryptsetup open --test-passphrase --token-only
+// --token-type systemd-tpm2` (no device-mapper needed). In systemd 252 the plugin finds its TPM
+// only by enumerating /sys/class/tpmrm (tpm2_find_device_auto() in libsystemd-shared, called
+// from src/cryptsetup/cryptsetup-tokens/luks2-tpm2.c before SYSTEMD_TPM2_DEVICE is looked at),
+// and fails with "TPM2 device not found" without one. This shim replaces that lookup with
+// $SYSTEMD_TPM2_DEVICE, a TCTI such as `swtpm:host=127.0.0.1,port=P`; everything after it
+// (unseal under the PCR policy, open the keyslot) is systemd's.
+const SHIM = `#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tpm2_find_device_auto(int log_level, char **ret) {
+        (void) log_level;
+        const char *device = getenv("SYSTEMD_TPM2_DEVICE");
+        if (!device || !*device)
+                return -ENODEV;
+        *ret = strdup(device);
+        return *ret ? 0 : -ENOMEM;
+}
+`
+
+// Builds the shim (gcc) into dir, once.
+export async function buildTpmTokenShim(dir: string): Promise<string> {
+  const library = path.join(dir, 'tpm2-device-shim.so')
+  if (existsSync(library)) return library
+  const source = path.join(dir, 'tpm2-device-shim.c')
+  await writeFile(source, SHIM)
+  await exec('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Werror', '-o', library, source])
+  return library
+}
+
+export interface TokenUnlock {
+  opened: boolean
+  // cryptsetup's and the plugin's own words, for a failing assertion.
+  output: string
+}
+
+// Over TCP there is no resource manager, and each systemd TPM operation leaves a session
+// behind: the TPM's three session slots are freed first.
+export async function openWithTpmToken(
+  luksFile: string,
+  tcti: string,
+  shimDir: string,
+): Promise<TokenUnlock> {
+  const shim = await buildTpmTokenShim(shimDir)
+  await exec('tpm2_flushcontext', ['-T', tcti, '-t', '-l', '-s'])
+  const args = ['open', '--test-passphrase', '--token-only', '--token-type', 'systemd-tpm2']
+  return new Promise((resolve) =>
+    execFile(
+      'cryptsetup',
+      [...args, luksFile],
+      { env: { ...process.env, LD_PRELOAD: shim, SYSTEMD_TPM2_DEVICE: tcti } },
+      (error, stdout, stderr) => resolve({ opened: error === null, output: `${stdout}${stderr}` }),
+    ).stdin!.end(),
+  )
+}
+
+// The same, with the shim built in a directory of its own that is removed afterwards.
 export async function unlocksWithTpm(luksFile: string, tcti: string): Promise<boolean> {
-  const work = await mkdtemp(path.join(tmpdir(), 'keystone-tpm-unlock-'))
-  const env = { ...process.env, TPM2TOOLS_TCTI: tcti }
-  const run = (file: string, args: string[], input?: string) =>
-    new Promise<{ code: number; stdout: Buffer }>((resolve) => {
-      const child = execFile(file, args, { env, cwd: work, encoding: 'buffer' }, (error, stdout) =>
-        resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout }),
-      )
-      child.stdin!.end(input ?? '')
-    })
+  const dir = await mkdtemp(path.join(tmpdir(), 'keystone-tpm-unlock-'))
   try {
-    const { stdout: json } = await exec('cryptsetup', ['luksDump', '--dump-json-metadata', luksFile])
-    const metadata = JSON.parse(json) as { tokens: Record<string, { type: string; 'tpm2-blob'?: string; 'tpm2-pcrs'?: number[] }> }
-    const token = Object.values(metadata.tokens).find((candidate) => candidate.type === 'systemd-tpm2')
-    if (token?.['tpm2-blob'] === undefined) return false
-    const blob = Buffer.from(token['tpm2-blob'], 'base64')
-    const privateSize = blob.readUInt16BE(0)
-    await writeFile(path.join(work, 'priv'), blob.subarray(0, 2 + privateSize))
-    await writeFile(path.join(work, 'pub'), blob.subarray(2 + privateSize))
-    const pcrs = `sha256:${(token['tpm2-pcrs'] ?? []).join(',')}`
-    const steps: [string, string[]][] = [
-      ['tpm2_createprimary', ['-Q', '-C', 'o', '-G', 'ecc', '-g', 'sha256', '-c', 'primary.ctx']],
-      ['tpm2_load', ['-Q', '-C', 'primary.ctx', '-u', 'pub', '-r', 'priv', '-c', 'key.ctx']],
-      // Over TCP there is no resource manager: free the transient slots before the session.
-      ['tpm2_flushcontext', ['-t']],
-      ['tpm2_startauthsession', ['--policy-session', '-S', 'session.ctx']],
-      ['tpm2_policypcr', ['-Q', '-S', 'session.ctx', '-l', pcrs]],
-    ]
-    for (const [file, args] of steps) if ((await run(file, args)).code !== 0) return false
-    const unsealed = await run('tpm2_unseal', ['-c', 'key.ctx', '-p', 'session:session.ctx'])
-    await run('tpm2_flushcontext', ['session.ctx'])
-    await run('tpm2_flushcontext', ['-t'])
-    if (unsealed.code !== 0) return false
-    const opened = await run('cryptsetup', ['open', '--test-passphrase', '--key-file=-', luksFile], unsealed.stdout.toString('base64'))
-    return opened.code === 0
+    return (await openWithTpmToken(luksFile, tcti, dir)).opened
   } finally {
-    await rm(work, { recursive: true, force: true })
+    await rm(dir, { recursive: true, force: true })
   }
 }
