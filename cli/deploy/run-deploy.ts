@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { loadConfig, logDir } from '../config.js'
-import { UserError } from '../errors.js'
 import { pinHostFacts } from '../host/pin-host-facts.js'
 import { processOutput } from '../ui/output.js'
 import { phaseProgress, seconds } from '../ui/phase-progress.js'
@@ -10,7 +9,7 @@ import { recipientOf } from '../vault/age.js'
 import { unlockIdentity } from '../vault/identity.js'
 import { isTerminal } from '../vault/read-input.js'
 import { loadRecipients } from '../vault/recipients.js'
-import { confirmRotation, refText } from '../vault/store.js'
+import { confirmRotation, parseRef } from '../vault/store.js'
 import { confirmWipe } from './confirm-wipe.js'
 import { withInterrupt } from './interrupt.js'
 import { keystoneFlakeDir } from './keystone-flake.js'
@@ -130,7 +129,7 @@ export async function runDeploy(options: DeployOptions): Promise<void> {
     } finally {
       await session.close()
     }
-    for (const ref of secrets) await confirmRotation(fleetRoot, parseSecret(ref))
+    for (const ref of secrets) await confirmRotation(fleetRoot, parseRef(ref))
     out.out(
       `${host.name} is installed (${seconds(Date.now() - began)}). Next: \`keystone enroll ${host.name}\``,
     )
@@ -144,10 +143,4 @@ async function addToGit(fleetRoot: string, files: string[]): Promise<void> {
     cwd: fleetRoot,
   }).catch(() => 'false')
   if (inside === 'true') await runTool('git', ['add', '--', ...files], { cwd: fleetRoot })
-}
-
-function parseSecret(text: string) {
-  const [scope, name] = text.split('/') as [string, string]
-  if (refText({ scope, name }) !== text) throw new UserError(`bad secret name ${text}`)
-  return { scope, name }
 }
