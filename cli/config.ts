@@ -70,3 +70,29 @@ export function logDir(): string {
     'logs',
   )
 }
+
+// The sync agent's own directory (settings, device key, SQLite state, spool):
+// $KEYSTONE_AGENT_DIR, else systemd's $STATE_DIRECTORY (the NixOS module), else
+// $XDG_STATE_HOME/keystone/agent, else ~/.local/state/keystone/agent.
+export function agentDir(): string {
+  const explicit = process.env.KEYSTONE_AGENT_DIR || process.env.STATE_DIRECTORY
+  if (explicit !== undefined && explicit !== '') return path.resolve(explicit.split(':')[0]!)
+  const base = process.env.XDG_STATE_HOME
+  const home = process.env.HOME ?? '/'
+  return path.join(base !== undefined && base !== '' ? base : path.join(home, '.local', 'state'), 'keystone', 'agent')
+}
+
+// A systemd credential passed with LoadCredential= (the NixOS module), if there is one.
+export function systemdCredentialFile(name: string): string | undefined {
+  const dir = process.env.CREDENTIALS_DIRECTORY
+  return dir === undefined || dir === '' ? undefined : path.join(dir, name)
+}
+
+// S3 credentials in the environment, as restic and rclone users set them.
+export function awsEnvironmentCredentials(): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined {
+  const accessKeyId = process.env.AWS_ACCESS_KEY_ID
+  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY
+  if (!accessKeyId || !secretAccessKey) return undefined
+  const sessionToken = process.env.AWS_SESSION_TOKEN
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }
+}

@@ -12,6 +12,9 @@ export const ExitCode = {
   // The vault: the secret is not encrypted to this identity; an admin who can read it rekeys.
   notRecipient: 6,
   internal: 70,
+  // The sync agent: the work is done and safe on this device, queued until the store answers
+  // (EX_TEMPFAIL: the next pass or `keystone agent run` uploads it).
+  queued: 75,
   // Ctrl-C or SIGTERM: the work was stopped and cleaned up (128 + SIGINT, as a shell reports it).
   interrupted: 130,
 } as const

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
+import { agent } from './commands/agent.js'
 import { check } from './commands/check.js'
 import { deploy, plan } from './commands/deploy.js'
 import { update } from './commands/update.js'
@@ -29,11 +30,13 @@ export function buildParser(argv: string[]) {
       .command(deploy)
       .command(enroll)
       .command(update)
+      .command(agent)
       .completion('completion', 'Print a bash/zsh completion script (source it from your shell rc)')
       .example('$0 host new web2', 'create hosts/web2.yaml, asking for what is missing')
       .example('$0 generate --all', 'write the Nix for every host')
       .example('$0 check', 'validate host files and generated Nix (CI)')
       .example('$0 deploy web1', 'install web1 over SSH, after showing the plan')
+      .example('$0 agent backup ~/Documents', 'back up a directory with the sync agent')
       .example(
         '$0 secrets set fleet/s3-backup',
         'store a secret, encrypted to the admins and hosts',

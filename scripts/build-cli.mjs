@@ -15,7 +15,7 @@ const outdir = path.join(root, 'dist/cli')
 rmSync(path.join(root, 'dist'), { recursive: true, force: true })
 await build({
   absWorkingDir: root,
-  entryPoints: ['cli/main.ts', 'cli/host/write-schema.ts'],
+  entryPoints: ['cli/main.ts', 'cli/host/write-schema.ts', 'cli/agent/chunk-worker.ts'],
   outbase: 'cli',
   outdir,
   chunkNames: 'chunks/[name]-[hash]',
@@ -30,6 +30,7 @@ await build({
   },
   // ssh2 loads optional native add-ons with require() inside try/catch; bundled, esbuild would
   // resolve them at build time. It stays a runtime dependency, loaded only by the SSH commands.
-  external: ['ssh2'],
+  // better-sqlite3 loads its native add-on the same way.
+  external: ['ssh2', 'better-sqlite3'],
   logLevel: 'warning',
 })

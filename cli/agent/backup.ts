@@ -1,0 +1,273 @@
+import { hostname } from 'node:os'
+import { Chunker, type ChunkSizes } from './chunker.js'
+import { sealBlob, type SealedBlob } from './format/blob.js'
+import { encodeManifest, type Entry } from './format/manifest.js'
+import { BlobKind, PackBuilder, type BlobEntry } from './format/pack.js'
+import { encodeSnapshot, type Snapshot } from './format/snapshot-object.js'
+import { encodeIndex } from './format/index-object.js'
+import type { Agent } from './agent-home.js'
+import { Lease } from './lease.js'
+import { indexName, packName, sha256hex, snapshotName } from './repository.js'
+import { manifestPath, scan, type Scanned, type ScannedFile } from './scan.js'
+import type { FileRow } from './state.js'
+import { StoreUnavailable } from './store/store.js'
+import { syncIndexes } from './sync-index.js'
+import { ChunkPool } from './worker-pool.js'
+
+// One backup pass: scan, read only what changed, pack and store the new chunks, then the index,
+// then the snapshot (the commit order packs → index → snapshot). If the store stops answering,
+// the pass goes on into the local spool and the snapshot is queued, never lost.
+export interface BackupOptions {
+  paths: string[]
+  host?: string
+  uploads?: number // pack uploads in flight
+}
+
+export interface BackupResult {
+  snapshot: string
+  queued: boolean
+  offlineReason?: string
+  stats: Snapshot['stats'] & { readFiles: number; readBytes: number; uploads: number; uploadedBytes: number }
+  skipped: string[]
+}
+
+// Tree blobs are smaller than file chunks: a manifest changes in small places.
+const TREE_SIZES: ChunkSizes = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 }
+// Whether the store answers, at the start of a pass: two quick tries, not the full backoff.
+const PROBE = { baseMs: 100, capMs: 1_000, attempts: 2 }
+const BATCH_FILES = 256
+const BATCH_BYTES = 4 * 1024 * 1024
+
+const sameFile = (row: FileRow, f: ScannedFile) =>
+  BigInt(row.size) === f.stat.size && row.mtimeNs === f.stat.mtimeNs && row.ctimeNs === f.stat.ctimeNs && row.inode === f.stat.ino
+
+export async function backup(agent: Agent, options: BackupOptions): Promise<BackupResult> {
+  const { repo, state, outbox } = agent
+  const host = options.host ?? agent.settings.label ?? hostname()
+  let lease: Lease | undefined
+  outbox.offlineReason = undefined // each pass tries the store again
+  try {
+    if (state.queue().length > 0 && !(await outbox.drain(PROBE))) throw new StoreUnavailable(outbox.offlineReason ?? 'store unavailable')
+    lease = await Lease.shared(repo, host)
+    await syncIndexes(repo, state)
+  } catch (error) {
+    if (!(error instanceof StoreUnavailable)) {
+      await lease?.release()
+      throw error
+    }
+    outbox.goOffline(error.message)
+  }
+  try {
+    return await pass(agent, options, host)
+  } finally {
+    await lease?.release()
+  }
+}
+
+async function pass(agent: Agent, options: BackupOptions, host: string): Promise<BackupResult> {
+  const { repo, state, outbox } = agent
+  const { entries: scanned, skipped } = scan(options.paths)
+  const chunksOf = new Map<string, Uint8Array[]>() // absolute path → chunk ids
+  const sizeOf = new Map<string, number>() // bytes actually read, for files read this pass
+  const toRead: ScannedFile[] = []
+  for (const entry of scanned) {
+    if (entry.type !== 'file') continue
+    const row = state.file(entry.path)
+    const ids = row === undefined ? [] : split(row.chunks)
+    if (row !== undefined && sameFile(row, entry) && ids.every((id) => state.hasBlob(id))) chunksOf.set(entry.path, ids)
+    else toRead.push(entry)
+  }
+
+  const packer = new Packer(agent, options.uploads ?? 4)
+  let readBytes = 0
+  const failed = new Set<string>()
+  if (toRead.length > 0) {
+    const pool = new ChunkPool(repo.keys, repo.parameters.chunker, agent.settings.compression !== false)
+    try {
+      const tasks = new Map<number, string[]>()
+      let batch: string[] = []
+      let batchBytes = 0
+      const submit = () => {
+        if (batch.length > 0) tasks.set(pool.submit(batch), batch)
+        batch = []
+        batchBytes = 0
+      }
+      for (const f of toRead) {
+        const size = Number(f.stat.size)
+        if (size >= BATCH_BYTES) {
+          submit()
+          batch = [f.path]
+          submit()
+          continue
+        }
+        batch.push(f.path)
+        batchBytes += size
+        if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) submit()
+      }
+      submit()
+      let open = tasks.size
+      while (open > 0) {
+        const reply = await pool.next()
+        const file = tasks.get(reply.task)![reply.type === 'task-done' ? 0 : reply.file]!
+        if (reply.type === 'blobs') {
+          const ids = chunksOf.get(file) ?? []
+          for (const blob of reply.blobs) {
+            ids.push(blob.id)
+            await packer.add(blob, 'data')
+            pool.consumed(blob.sealed.length)
+          }
+          chunksOf.set(file, ids)
+        } else if (reply.type === 'file-done') {
+          readBytes += reply.size
+          sizeOf.set(file, reply.size)
+          if (!chunksOf.has(file)) chunksOf.set(file, [])
+        } else if (reply.type === 'file-error') {
+          failed.add(file)
+          skipped.push(`${file}: ${reply.message}`)
+        } else open--
+      }
+    } finally {
+      await pool.close()
+    }
+  }
+  await packer.flush('data')
+
+  // The manifest, as tree blobs in packs of their own (verify reads them without the data).
+  const entries = toEntries(scanned.filter((e) => !failed.has(e.path)), chunksOf, sizeOf)
+  const manifest = encodeManifest(entries)
+  const treeChunker = new Chunker(repo.keys.gear, TREE_SIZES)
+  const tree: string[] = []
+  let at = 0
+  for (const length of treeChunker.lengths(manifest)) {
+    const blob = sealBlob(repo.keys, manifest.subarray(at, at + length), BlobKind.tree, true)
+    tree.push(Buffer.from(blob.id).toString('hex'))
+    await packer.add(blob, 'tree')
+    at += length
+  }
+  await packer.flush('tree')
+  await packer.settled()
+
+  // Index: every blob stored but not indexed yet, this pass's and any a crashed pass left.
+  const unindexed = state.unindexedPacks()
+  if (unindexed.size > 0) {
+    const bytes = encodeIndex(repo.keys.seal, [...unindexed].map(([pack, list]) => ({ pack, entries: list })))
+    const name = indexName(sha256hex(bytes))
+    await outbox.place(name, 'index', bytes)
+    state.markIndexed(unindexed.keys(), name)
+  }
+
+  const key = `last-snapshot:${JSON.stringify([host, [...options.paths].map((p) => manifestPath(p)).sort()])}`
+  const parent = state.meta(key)
+  const files = entries.filter((e) => e.type === 'file')
+  const snapshot: Snapshot = {
+    version: 1,
+    time: new Date().toISOString(),
+    host,
+    paths: [...new Set(options.paths.map((p) => '/' + manifestPath(p)))].sort(),
+    ...(parent !== undefined && { parent }),
+    tree,
+    stats: {
+      files: files.length,
+      dirs: entries.filter((e) => e.type === 'dir').length,
+      bytes: files.reduce((n, f) => n + f.size, 0),
+      addedBytes: packer.bytes,
+    },
+  }
+  const bytes = encodeSnapshot(repo.keys.seal, snapshot)
+  const name = snapshotName(sha256hex(bytes))
+  const placed = await outbox.place(name, 'snapshot', bytes)
+
+  // Only now does the file index learn the new chunk lists: they are all stored or queued.
+  state.transaction(() => {
+    state.putFiles(
+      scanned.flatMap((e): [string, FileRow][] =>
+        e.type === 'file' && !failed.has(e.path)
+          ? [[e.path, { size: sizeOf.get(e.path) ?? Number(e.stat.size), mtimeNs: e.stat.mtimeNs, ctimeNs: e.stat.ctimeNs, inode: e.stat.ino, chunks: Buffer.concat(chunksOf.get(e.path) ?? []) }]]
+          : [],
+      ),
+    )
+    state.setMeta(key, name)
+    state.setMeta('last-pass', JSON.stringify({ time: snapshot.time, snapshot: name, queued: placed === 'queued', stats: snapshot.stats }))
+  })
+  return {
+    snapshot: name,
+    queued: placed === 'queued',
+    ...(outbox.offlineReason !== undefined && { offlineReason: outbox.offlineReason }),
+    stats: { ...snapshot.stats, readFiles: toRead.length - failed.size, readBytes, uploads: outbox.uploads, uploadedBytes: outbox.uploadedBytes },
+    skipped,
+  }
+}
+
+const split = (chunks: Buffer) => {
+  const ids: Uint8Array[] = []
+  for (let i = 0; i + 32 <= chunks.length; i += 32) ids.push(chunks.subarray(i, i + 32))
+  return ids
+}
+
+function toEntries(scanned: Scanned[], chunksOf: Map<string, Uint8Array[]>, sizeOf: Map<string, number>): Entry[] {
+  return scanned.map((e): Entry => {
+    const common = {
+      path: manifestPath(e.path),
+      mode: Number(e.stat.mode & 0o7777n),
+      uid: Number(e.stat.uid),
+      gid: Number(e.stat.gid),
+      mtimeNs: e.stat.mtimeNs,
+    }
+    if (e.type === 'file') return { ...common, type: 'file', size: sizeOf.get(e.path) ?? Number(e.stat.size), chunks: chunksOf.get(e.path) ?? [] }
+    if (e.type === 'symlink') return { ...common, type: 'symlink', target: e.target }
+    return { ...common, type: 'dir' }
+  })
+}
+
+// Deduplicates blobs and packs the new ones; a full pack goes to the outbox while the next one
+// fills, with at most `uploads` in flight. A pack's blobs become known (state) once it is stored
+// or queued, never before.
+class Packer {
+  readonly #pending = new Set<string>() // ids in a pack not yet durable
+  readonly #builders: Record<'data' | 'tree', PackBuilder> = { data: new PackBuilder(), tree: new PackBuilder() }
+  readonly #inFlight = new Set<Promise<void>>()
+  #failure: unknown
+  bytes = 0
+
+  constructor(
+    readonly agent: Agent,
+    readonly uploads: number,
+  ) {}
+
+  async add(blob: SealedBlob, kind: 'data' | 'tree'): Promise<void> {
+    const hex = Buffer.from(blob.id).toString('hex')
+    if (this.#pending.has(hex) || this.agent.state.hasBlob(blob.id)) return
+    this.#pending.add(hex)
+    const builder = this.#builders[kind]
+    builder.add({ id: blob.id, kind: blob.kind, compressed: blob.compressed, rawLength: blob.rawLength }, blob.sealed)
+    if (builder.size >= this.agent.repo.parameters.packSize) await this.flush(kind)
+  }
+
+  async flush(kind: 'data' | 'tree'): Promise<void> {
+    const builder = this.#builders[kind]
+    if (builder.count === 0) return
+    this.#builders[kind] = new PackBuilder()
+    const bytes = builder.finish(this.agent.repo.keys.seal)
+    const id = sha256hex(bytes)
+    this.bytes += bytes.length
+    const upload = this.#store(id, bytes, builder.entries).finally(() => this.#inFlight.delete(upload))
+    this.#inFlight.add(upload)
+    while (this.#inFlight.size >= this.uploads) await Promise.race(this.#inFlight)
+    if (this.#failure !== undefined) throw this.#failure
+  }
+
+  async #store(id: string, bytes: Buffer, entries: BlobEntry[]): Promise<void> {
+    try {
+      await this.agent.outbox.place(packName(id), 'pack', bytes)
+      this.agent.state.addStoredPack(id, entries)
+      for (const e of entries) this.#pending.delete(Buffer.from(e.id).toString('hex'))
+    } catch (error) {
+      this.#failure ??= error
+    }
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.#inFlight)
+    if (this.#failure !== undefined) throw this.#failure
+  }
+}

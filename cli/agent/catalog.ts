@@ -1,0 +1,69 @@
+import { IntegrityError } from './crypto/integrity-error.js'
+import { openBlob } from './format/blob.js'
+import { FormatError } from './format/bytes.js'
+import { decodeManifest, type Entry } from './format/manifest.js'
+import type { BlobEntry } from './format/pack.js'
+import type { Snapshot } from './format/snapshot-object.js'
+import { packName, type Repository } from './repository.js'
+
+// Where every blob of the repository is, read from its indexes (the store's truth, so a new
+// device restores without any local state).
+export interface Located {
+  pack: string
+  entry: BlobEntry
+}
+
+export class Catalog {
+  readonly blobs = new Map<string, Located>()
+  readonly indexOfPack = new Map<string, string>()
+
+  static async load(repo: Repository): Promise<Catalog> {
+    const catalog = new Catalog()
+    for (const o of await repo.list('index/')) {
+      for (const p of await repo.readIndex(o.name)) {
+        catalog.indexOfPack.set(p.pack, o.name)
+        for (const entry of p.entries) catalog.blobs.set(Buffer.from(entry.id).toString('hex'), { pack: p.pack, entry })
+      }
+    }
+    return catalog
+  }
+
+  locate(id: Uint8Array | string, needed: string): Located {
+    const hex = typeof id === 'string' ? id : Buffer.from(id).toString('hex')
+    const found = this.blobs.get(hex)
+    if (found === undefined) throw new IntegrityError(needed, `blob ${hex} is in no index of the repository`)
+    return found
+  }
+}
+
+// One blob's plaintext out of a verified pack.
+export function blobFromPack(repo: Repository, pack: string, bytes: Buffer, entry: BlobEntry): Buffer {
+  try {
+    if (entry.offset + entry.length > bytes.length) throw new FormatError('a blob lies outside the pack')
+    return openBlob(repo.keys, entry, bytes.subarray(entry.offset, entry.offset + entry.length))
+  } catch (error) {
+    if (error instanceof FormatError) throw new IntegrityError(packName(pack), error.message)
+    throw error
+  }
+}
+
+// A snapshot's manifest, from its tree blobs.
+export async function loadManifest(repo: Repository, catalog: Catalog, name: string, snapshot: Snapshot): Promise<Entry[]> {
+  const packs = new Map<string, Buffer>()
+  const parts: Buffer[] = []
+  for (const id of snapshot.tree) {
+    const { pack, entry } = catalog.locate(id, name)
+    let bytes = packs.get(pack)
+    if (bytes === undefined) {
+      bytes = await repo.readAddressed(packName(pack))
+      packs.set(pack, bytes)
+    }
+    parts.push(blobFromPack(repo, pack, bytes, entry))
+  }
+  try {
+    return decodeManifest(Buffer.concat(parts))
+  } catch (error) {
+    if (error instanceof FormatError) throw new IntegrityError(name, `its manifest is damaged: ${error.message}`)
+    throw error
+  }
+}

@@ -1,0 +1,40 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+
+// Authenticated encryption of every object and blob: AES-256-GCM with a random 96-bit nonce,
+// laid out as nonce ‖ ciphertext ‖ tag. The associated data binds the ciphertext to what it
+// claims to be (a blob to its chunk id, an index to "index"), so swapping two objects is caught
+// just like flipping a byte. Random nonces stay safe up to about 2^32 messages per key.
+export const NONCE_BYTES = 12
+export const TAG_BYTES = 16
+export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES
+
+export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+  const nonce = randomBytes(NONCE_BYTES)
+  const cipher = createCipheriv('aes-256-gcm', key, nonce)
+  cipher.setAAD(aad)
+  // Its own ArrayBuffer (never the shared pool), so a worker can transfer it without a copy.
+  const out = Buffer.allocUnsafeSlow(plaintext.length + SEAL_OVERHEAD)
+  nonce.copy(out, 0)
+  let at = NONCE_BYTES
+  at += cipher.update(plaintext).copy(out, at)
+  at += cipher.final().copy(out, at)
+  cipher.getAuthTag().copy(out, at)
+  return out
+}
+
+// Returns the plaintext, or undefined when the ciphertext is not authentic.
+export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer | undefined {
+  if (sealed.length < SEAL_OVERHEAD) return undefined
+  const nonce = sealed.subarray(0, NONCE_BYTES)
+  const body = sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce)
+  decipher.setAAD(aad)
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES))
+  try {
+    const head = decipher.update(body)
+    const tail = decipher.final()
+    return tail.length === 0 ? head : Buffer.concat([head, tail])
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,60 @@
+import { ByteReader, ByteWriter, FormatError } from './bytes.js'
+
+// A snapshot's manifest: every entry of the backed-up trees, in path order. Paths are the
+// absolute paths without their leading slash ("home/ada/Documents/a.txt"); only the encrypted
+// manifest ever holds them, never an object name. The encoded manifest is cut into tree blobs
+// by the same content-defined chunker as file data, so an unchanged tree costs no upload.
+export type Entry =
+  | (Common & { type: 'file'; size: number; chunks: Uint8Array[] })
+  | (Common & { type: 'dir' })
+  | (Common & { type: 'symlink'; target: string })
+
+interface Common {
+  path: string
+  mode: number // permission bits, including setuid/setgid/sticky
+  uid: number
+  gid: number
+  mtimeNs: bigint
+}
+
+const MAGIC = 'keystone manifest v1'
+const TYPES = ['file', 'dir', 'symlink'] as const
+
+export function encodeManifest(entries: readonly Entry[]): Buffer {
+  const w = new ByteWriter().string(MAGIC).varint(entries.length)
+  for (const e of entries) {
+    w.byte(TYPES.indexOf(e.type)).string(e.path).varint(e.mode).varint(e.uid).varint(e.gid).bigint(e.mtimeNs)
+    if (e.type === 'file') {
+      w.varint(e.size).varint(e.chunks.length)
+      for (const id of e.chunks) w.bytes(id)
+    } else if (e.type === 'symlink') {
+      w.string(e.target)
+    }
+  }
+  return w.finish()
+}
+
+export function decodeManifest(bytes: Uint8Array): Entry[] {
+  const r = new ByteReader(bytes)
+  if (r.string() !== MAGIC) throw new FormatError('not a manifest')
+  const count = r.varint()
+  const entries: Entry[] = []
+  for (let i = 0; i < count; i++) {
+    const type = TYPES[r.byte()]
+    if (type === undefined) throw new FormatError('unknown entry type')
+    const common: Common = { path: r.string(), mode: r.varint(), uid: r.varint(), gid: r.varint(), mtimeNs: r.bigint() }
+    if (type === 'file') {
+      const size = r.varint()
+      const n = r.varint()
+      const chunks: Uint8Array[] = []
+      for (let j = 0; j < n; j++) chunks.push(r.bytes(32))
+      entries.push({ ...common, type, size, chunks })
+    } else if (type === 'symlink') {
+      entries.push({ ...common, type, target: r.string() })
+    } else {
+      entries.push({ ...common, type })
+    }
+  }
+  if (!r.done) throw new FormatError('trailing bytes in the manifest')
+  return entries
+}

@@ -1,0 +1,86 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { UsageError, UserError } from '../errors.js'
+import { newIdentity, recipientOf } from '../vault/age.js'
+import { AgentHome, type AgentSettings } from './agent-home.js'
+import { fingerprint, keyIdOf, wrapKey } from './key-ring.js'
+import { DEFAULT_PARAMETERS, Repository } from './repository.js'
+import { openStore, type StoreSettings } from './store/open-store.js'
+import { ObjectMissing } from './store/store.js'
+
+// `keystone agent init`: creates a repository in an empty store, or joins the repository
+// already there with the recovery key (a new or reinstalled device). Either way this device
+// gets its own age key, wrapped around the master key in the store.
+export interface InitOptions extends StoreSettings {
+  label: string
+  compression: boolean
+  recoveryKeyFile?: string // join: the recovery key to unwrap with
+  writeRecoveryKey?: string // create, without a terminal: where to write the recovery key
+  showRecoveryKey: (key: string, fingerprint: string) => void // on the terminal
+  terminal: boolean
+}
+
+export interface InitResult {
+  created: boolean
+  repository: string
+  recoveryFingerprint?: string
+}
+
+export async function init(home: AgentHome, options: InitOptions): Promise<InitResult> {
+  if (home.exists())
+    throw new UserError(`${home.dir} already has a repository (${home.readSettings().store})`, {
+      hint: 'use another --agent-dir, or remove that directory to start over',
+    })
+  const settings: AgentSettings = {
+    version: 1,
+    store: options.store,
+    label: options.label,
+    compression: options.compression,
+    ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
+    ...(options.region !== undefined && { region: options.region }),
+    ...(options.pathStyle !== undefined && { pathStyle: options.pathStyle }),
+    ...(options.credentialsFile !== undefined && { credentialsFile: options.credentialsFile }),
+  }
+  const store = openStore(settings)
+  await store.create()
+  const exists = await store.get('config').then(
+    () => true,
+    (error: unknown) => {
+      if (error instanceof ObjectMissing) return false
+      throw error
+    },
+  )
+  if (!exists && options.recoveryKeyFile !== undefined)
+    throw new UserError(`${store.url} holds no repository to join`, { hint: 'drop --recovery-key-file to create one' })
+  if (exists && options.recoveryKeyFile === undefined)
+    throw new UserError(`${store.url} already holds a repository`, {
+      hint: 'join it with `keystone agent init <store> --recovery-key-file <file>`, or add this device from another one',
+    })
+  if (!exists && !options.terminal && options.writeRecoveryKey === undefined)
+    throw new UsageError('no terminal to show the recovery key on', 'pass --write-recovery-key <file> (a private place, e.g. a USB stick) to save it instead')
+  if (options.writeRecoveryKey !== undefined && existsSync(options.writeRecoveryKey))
+    throw new UsageError(`${options.writeRecoveryKey} already exists`, 'name a new file: a recovery key is never overwritten')
+
+  const device = await newIdentity()
+  if (exists) {
+    const recovery = readFileSync(options.recoveryKeyFile!, 'utf8').trim()
+    const repo = await Repository.open(store, recovery)
+    const wrapped = await wrapKey(repo.master, repo.keys, device.recipient, 'device', options.label)
+    await store.put(wrapped.name, wrapped.bytes)
+  } else {
+    const recovery = await newIdentity()
+    const print = fingerprint(keyIdOf(recovery.recipient))
+    // The recovery key is shown (or saved) before the repository exists: there is no moment in
+    // which data depends on a key nobody has seen.
+    if (options.writeRecoveryKey !== undefined) writeFileSync(options.writeRecoveryKey, recovery.identity + '\n', { mode: 0o600, flag: 'wx' })
+    else options.showRecoveryKey(recovery.identity, print)
+    await Repository.create(
+      store,
+      { device: { recipient: device.recipient, label: options.label }, recovery: { recipient: await recipientOf(recovery.identity) } },
+      DEFAULT_PARAMETERS,
+    )
+  }
+  home.writePrivate(home.deviceKeyFile, device.identity + '\n')
+  home.writeSettings(settings)
+  const repo = await Repository.open(store, device.identity, home.cache())
+  return { created: !exists, repository: repo.id }
+}

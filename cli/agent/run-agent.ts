@@ -1,0 +1,190 @@
+import { hostname } from 'node:os'
+import { agentDir } from '../config.js'
+import { UserError } from '../errors.js'
+import { ExitCode } from '../exit-codes.js'
+import { processOutput, type Output } from '../ui/output.js'
+import { formatBytes } from '../ui/size.js'
+import { renderTable } from '../ui/table.js'
+import { AgentHome, openAgent, type Agent } from './agent-home.js'
+import { backup } from './backup.js'
+import { IntegrityError } from './crypto/integrity-error.js'
+import { runDaemon } from './daemon.js'
+import { init, type InitOptions } from './init.js'
+import { addKey, listKeys, removeKey } from './keys.js'
+import { prune } from './prune.js'
+import { restore } from './restore.js'
+import { isEmptyPolicy, type Policy } from './retention.js'
+import { listSnapshots, pickSnapshot } from './snapshots.js'
+import { agentStatus } from './status.js'
+import { verify } from './verify.js'
+
+// The handlers of `keystone agent …`: each opens the agent directory, does one thing and
+// reports it in a few lines (or JSON). Exit codes: 3 for anything damaged in the store, 75 when
+// a backup is safe locally but queued for the store.
+export interface AgentArgs {
+  agentDir?: string
+  output?: Output
+}
+
+const homeOf = (args: AgentArgs) => new AgentHome(args.agentDir ?? agentDir())
+const short = (name: string) => name.slice(name.lastIndexOf('/') + 1, name.lastIndexOf('/') + 9)
+
+async function withAgent<T>(args: AgentArgs, fn: (agent: Agent) => Promise<T>): Promise<T> {
+  const agent = await openAgent(homeOf(args).dir)
+  try {
+    return await fn(agent)
+  } finally {
+    agent.state.close()
+  }
+}
+
+export async function runInit(args: AgentArgs & Omit<InitOptions, 'showRecoveryKey' | 'terminal' | 'label'> & { label?: string }) {
+  const out = args.output ?? processOutput
+  const home = homeOf(args)
+  const result = await init(home, {
+    ...args,
+    label: args.label ?? hostname(),
+    terminal: process.stdout.isTTY === true,
+    showRecoveryKey: (key, fingerprint) =>
+      out.out(
+        [
+          'Recovery key (shown once; keep it offline, e.g. on paper: with it, every snapshot can be restored if all devices are lost):',
+          '',
+          `    ${key}`,
+          '',
+          `Its fingerprint, which \`keystone agent keys\` shows: ${fingerprint}`,
+          '',
+        ].join('\n'),
+      ),
+  })
+  out.out(`${result.created ? 'Created' : 'Joined'} repository ${result.repository.slice(0, 8)} in ${home.readSettings().store}; this device's key is ${home.deviceKeyFile}`)
+}
+
+export async function runBackup(args: AgentArgs & { paths: string[]; json: boolean }): Promise<void> {
+  const out = args.output ?? processOutput
+  await withAgent(args, async (agent) => {
+    const result = await backup(agent, { paths: args.paths })
+    for (const line of result.skipped) out.err(`skipped ${line}`)
+    const s = result.stats
+    if (args.json) out.out(JSON.stringify({ ...result, snapshot: short(result.snapshot) }, null, 2))
+    else
+      out.out(
+        `snapshot ${short(result.snapshot)} ${result.queued ? 'queued' : 'saved'}: ${s.files} files, ${s.dirs} directories (${formatBytes(s.bytes)}); ${s.readFiles} read, ${formatBytes(s.uploadedBytes)} uploaded in ${s.uploads} objects`,
+      )
+    if (result.queued)
+      throw new UserError(`the store is unreachable (${result.offlineReason}): the snapshot is queued on this device`, {
+        exitCode: ExitCode.queued,
+        hint: 'the next backup or `keystone agent run` uploads it when the store answers; `keystone agent status` shows what waits',
+      })
+  })
+}
+
+export async function runDaemonCommand(args: AgentArgs & { paths: string[]; intervalSeconds: number; retryCapSeconds: number }) {
+  const out = args.output ?? processOutput
+  const controller = new AbortController()
+  const stop = () => controller.abort()
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+  try {
+    await withAgent(args, (agent) =>
+      runDaemon(agent, {
+        paths: args.paths,
+        intervalMs: args.intervalSeconds * 1000,
+        retry: { baseMs: 1000, capMs: args.retryCapSeconds * 1000, attempts: Infinity },
+        signal: controller.signal,
+        log: (line) => out.err(`${new Date().toISOString()} ${line}`),
+      }),
+    )
+  } finally {
+    process.off('SIGTERM', stop)
+    process.off('SIGINT', stop)
+  }
+}
+
+export async function runStatus(args: AgentArgs & { json: boolean }): Promise<void> {
+  const out = args.output ?? processOutput
+  const report = await agentStatus(homeOf(args))
+  if (args.json) return out.out(JSON.stringify(report, null, 2))
+  const lines = [`store:    ${report.store} (${report.state}${report.offlineReason === undefined ? '' : `: ${report.offlineReason}`})`]
+  const p = report.pending
+  lines.push(p.objects === 0 ? 'pending:  nothing' : `pending:  ${p.objects} objects, ${formatBytes(p.bytes)}, ${p.snapshots} snapshot${p.snapshots === 1 ? '' : 's'}`)
+  if (report.lastBackup !== undefined)
+    lines.push(`last:     ${report.lastBackup.time} snapshot ${report.lastBackup.snapshot.slice(0, 8)}${report.lastBackup.queued ? ' (queued)' : ''}`)
+  if (report.daemon !== undefined) lines.push(`daemon:   ${report.daemon.state} (pid ${report.daemon.pid}, ${report.daemon.updated})`)
+  out.out(lines.join('\n'))
+}
+
+export async function runSnapshots(args: AgentArgs & { json: boolean }): Promise<void> {
+  const out = args.output ?? processOutput
+  await withAgent(args, async ({ repo }) => {
+    const all = await listSnapshots(repo)
+    if (args.json) return out.out(JSON.stringify(all.map((s) => ({ id: s.id, ...s.snapshot })), null, 2))
+    out.out(
+      renderTable(
+        ['ID', 'TIME', 'HOST', 'FILES', 'SIZE', 'PATHS'],
+        all.map((s) => [s.id.slice(0, 8), s.snapshot.time.replace(/\.\d+Z$/, 'Z'), s.snapshot.host, String(s.snapshot.stats.files), formatBytes(s.snapshot.stats.bytes), s.snapshot.paths.join(' ')]),
+      ),
+    )
+  })
+}
+
+export async function runRestore(args: AgentArgs & { snapshot: string; path?: string; target: string; overwrite: boolean }) {
+  const out = args.output ?? processOutput
+  await withAgent(args, async ({ repo, settings }) => {
+    const chosen = pickSnapshot(await listSnapshots(repo), args.snapshot, settings.label)
+    const r = await restore(repo, chosen, { target: args.target, overwrite: args.overwrite, ...(args.path !== undefined && { include: args.path }) })
+    out.out(`restored ${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks (${formatBytes(r.bytes)}) from snapshot ${chosen.id.slice(0, 8)} into ${args.target}`)
+  })
+}
+
+export async function runVerify(args: AgentArgs & { readData: boolean }): Promise<void> {
+  const out = args.output ?? processOutput
+  await withAgent(args, async ({ repo }) => {
+    const report = await verify(repo, { readData: args.readData })
+    for (const note of report.notes) out.err(`note: ${note}`)
+    const c = report.counts
+    const summary = `${c.snapshots} snapshots, ${c.indexes} indexes, ${c.packs} packs${args.readData ? ` (${c.readPacks} read)` : ''}, ${c.keys} keys`
+    if (report.problems.length === 0) return out.out(`no problems: ${summary}`)
+    for (const problem of report.problems) out.err(`damaged: ${problem}`)
+    const first = report.problems[0]!
+    throw new IntegrityError(
+      report.problems.length === 1 ? first.slice(0, first.indexOf(':')) : `${report.problems.length} problems`,
+      report.problems.length === 1 ? first.slice(first.indexOf(':') + 2) : `in ${summary}; each is listed above`,
+    )
+  })
+}
+
+export async function runPrune(args: AgentArgs & { policy: Policy; dryRun: boolean }): Promise<void> {
+  const out = args.output ?? processOutput
+  if (isEmptyPolicy(args.policy))
+    throw new UserError('say what to keep', { exitCode: ExitCode.usage, hint: 'e.g. --keep-last 10 --keep-daily 7 --keep-weekly 4 --keep-monthly 12' })
+  await withAgent(args, async ({ repo, state, settings }) => {
+    const r = await prune(repo, state, args.policy, { dryRun: args.dryRun, label: settings.label })
+    out.out(
+      `${args.dryRun ? 'would forget' : 'forgot'} ${r.forgotten.length} snapshots (kept ${r.kept}) and ${args.dryRun ? 'delete' : 'deleted'} ${r.deletedPacks} packs (${formatBytes(r.freedBytes)})`,
+    )
+  })
+}
+
+export async function runKeys(args: AgentArgs & { action: 'list' | 'add' | 'remove'; recipient?: string; id?: string; label?: string; json: boolean }) {
+  const out = args.output ?? processOutput
+  await withAgent(args, async ({ repo, home }) => {
+    const identity = home.readDeviceKey()
+    if (args.action === 'add') {
+      const k = await addKey(repo, args.recipient!, args.label ?? 'device')
+      return out.out(`added device key ${k.fingerprint} (${k.label})`)
+    }
+    if (args.action === 'remove') {
+      const k = await removeKey(repo, identity, args.id!)
+      return out.out(`removed device key ${k.fingerprint} (${k.label})`)
+    }
+    const keys = await listKeys(repo, identity)
+    if (args.json) return out.out(JSON.stringify(keys, null, 2))
+    out.out(
+      renderTable(
+        ['FINGERPRINT', 'KIND', 'LABEL', 'CREATED', ''],
+        keys.map((k) => [k.fingerprint, k.kind, k.label, k.created.slice(0, 10), k.thisDevice ? '(this device)' : '']),
+      ),
+    )
+  })
+}

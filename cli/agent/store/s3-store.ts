@@ -1,0 +1,179 @@
+import { Agent as HttpAgent } from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { ObjectMissing, StoreError, StoreUnavailable, type Store, type StoredObject } from './store.js'
+
+export interface S3Location {
+  bucket: string
+  prefix: string // '' or ending in '/'
+  endpoint?: string // http(s)://host:port; AWS when absent
+  region: string
+  pathStyle: boolean
+}
+
+export interface S3Credentials {
+  accessKeyId: string
+  secretAccessKey: string
+  sessionToken?: string
+}
+
+// Errors that mean "try again later" rather than "this request is wrong".
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET'])
+const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'SlowDown', 'ServiceUnavailable', 'InternalError', 'XMinioServerNotInitialized'])
+
+function isTransient(error: unknown): boolean {
+  const e = error as { code?: string; name?: string; $metadata?: { httpStatusCode?: number }; cause?: unknown }
+  const status = e.$metadata?.httpStatusCode
+  if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return true
+  if ((e.code !== undefined && TRANSIENT_CODES.has(e.code)) || (e.name !== undefined && TRANSIENT_NAMES.has(e.name))) return true
+  return e.cause !== undefined && e.cause !== error && isTransient(e.cause)
+}
+
+const statusOf = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+
+// A repository in an S3 bucket under a prefix: AWS, MinIO, SeaweedFS, Garage. Requests are
+// signed with SigV4 over the payload's SHA-256, so the server rejects a body damaged in transit.
+// The SDK's own retries are off: the agent retries with its own backoff and knows when to queue.
+export class S3Store implements Store {
+  readonly url: string
+  readonly #client: S3Client
+  readonly #location: S3Location
+
+  constructor(location: S3Location, credentials: S3Credentials) {
+    this.#location = location
+    this.url = `s3://${location.bucket}/${location.prefix}${location.endpoint === undefined ? '' : ` at ${location.endpoint}`}`
+    const agentOptions = { keepAlive: true, maxSockets: 32 }
+    this.#client = new S3Client({
+      region: location.region,
+      ...(location.endpoint !== undefined && { endpoint: location.endpoint }),
+      forcePathStyle: location.pathStyle,
+      credentials,
+      maxAttempts: 1,
+      // Plain signed PUTs: aws-chunked uploads with CRC trailers are not decoded by every server.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: new NodeHttpHandler({
+        httpAgent: new HttpAgent(agentOptions),
+        httpsAgent: new HttpsAgent(agentOptions),
+        connectionTimeout: 5_000,
+        requestTimeout: 120_000,
+      }),
+    })
+  }
+
+  #key(name: string): string {
+    return this.#location.prefix + name
+  }
+
+  async #send<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run()
+    } catch (error) {
+      if (isTransient(error)) throw new StoreUnavailable(`${this.url}: ${what}: ${describe(error)}`)
+      throw error
+    }
+  }
+
+  // Creates the bucket if it does not exist (as restic and rclone do on init).
+  async create(): Promise<void> {
+    const Bucket = this.#location.bucket
+    try {
+      await this.#send('HEAD bucket', () => this.#client.send(new HeadBucketCommand({ Bucket })))
+    } catch (error) {
+      if (statusOf(error) !== 404) throw rethrow(this.url, error)
+      await this.#send('create bucket', () => this.#client.send(new CreateBucketCommand({ Bucket })))
+    }
+  }
+
+  async get(name: string): Promise<Buffer> {
+    try {
+      return await this.#send(`GET ${name}`, async () => {
+        const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name) }))
+        return Buffer.from(await out.Body!.transformToByteArray())
+      })
+    } catch (error) {
+      if (statusOf(error) === 404 || (error as Error).name === 'NoSuchKey') throw new ObjectMissing(name)
+      throw rethrow(this.url, error)
+    }
+  }
+
+  async put(name: string, data: Uint8Array): Promise<void> {
+    await this.#send(`PUT ${name}`, () =>
+      this.#client.send(new PutObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name), Body: data, ContentLength: data.length })),
+    ).catch((error) => {
+      throw rethrow(this.url, error)
+    })
+  }
+
+  async putIfAbsent(name: string, data: Uint8Array): Promise<boolean> {
+    try {
+      await this.#send(`PUT ${name}`, () =>
+        this.#client.send(
+          new PutObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name), Body: data, ContentLength: data.length, IfNoneMatch: '*' }),
+        ),
+      )
+      return true
+    } catch (error) {
+      const status = statusOf(error)
+      if (status === 412 || status === 409) return false
+      throw rethrow(this.url, error)
+    }
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = []
+    let ContinuationToken: string | undefined
+    do {
+      const page = await this.#send(`LIST ${prefix}`, () =>
+        this.#client.send(
+          new ListObjectsV2Command({ Bucket: this.#location.bucket, Prefix: this.#key(prefix), ContinuationToken }),
+        ),
+      ).catch((error) => {
+        throw rethrow(this.url, error)
+      })
+      for (const o of page.Contents ?? []) {
+        if (o.Key !== undefined) out.push({ name: o.Key.slice(this.#location.prefix.length), size: o.Size ?? 0 })
+      }
+      ContinuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined
+    } while (ContinuationToken !== undefined)
+    return out
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.#send(`DELETE ${name}`, () =>
+      this.#client.send(new DeleteObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name) })),
+    ).catch((error) => {
+      throw rethrow(this.url, error)
+    })
+  }
+}
+
+function describe(error: unknown): string {
+  const e = error as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } }
+  const status = e.$metadata?.httpStatusCode
+  const what = e.code ?? e.name ?? 'error'
+  const message = e.message !== undefined && e.message !== '' && e.message !== what ? `: ${e.message}` : ''
+  return `${what}${status === undefined ? '' : ` (HTTP ${status})`}${message}`
+}
+
+// A permanent S3 error (wrong credentials, no such bucket) as one line.
+function rethrow(url: string, error: unknown): Error {
+  if (error instanceof StoreUnavailable || error instanceof ObjectMissing) return error
+  const status = statusOf(error)
+  const hint =
+    status === 403
+      ? ' — check the access key and secret in the S3 credentials file'
+      : status === 404
+        ? ' — does the bucket exist? `keystone agent init` creates it'
+        : ''
+  return new StoreError(`${url}: ${describe(error)}${hint}`)
+}

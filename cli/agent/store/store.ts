@@ -1,0 +1,42 @@
+import { UserError } from '../../errors.js'
+
+// Where a repository's objects live: a local folder or an S3 bucket. Every object is written
+// once under its final name (packs, indexes and snapshots are named by their content), so the
+// interface needs no update in place; `putIfAbsent` is the one conditional write (leases).
+export interface StoredObject {
+  name: string
+  size: number
+}
+
+export interface Store {
+  // For messages: the URL without credentials.
+  readonly url: string
+  get(name: string): Promise<Buffer>
+  // Durable when it resolves: the object is on disk (file) or acknowledged by the server (S3).
+  put(name: string, data: Uint8Array): Promise<void>
+  // Creates the object only if no object has this name; false when one already does.
+  putIfAbsent(name: string, data: Uint8Array): Promise<boolean>
+  list(prefix: string): Promise<StoredObject[]>
+  delete(name: string): Promise<void>
+}
+
+// The store cannot be reached right now (network down, server restarting, folder unmounted):
+// worth retrying, and the reason the agent queues work locally.
+export class StoreUnavailable extends UserError {
+  override name = 'StoreUnavailable'
+  constructor(message: string) {
+    super(message, { hint: 'check the network and the store; `keystone agent status` shows what is queued meanwhile' })
+  }
+}
+
+export class ObjectMissing extends Error {
+  override name = 'ObjectMissing'
+  constructor(readonly object: string) {
+    super(`${object}: no such object in the store`)
+  }
+}
+
+// A store error that retrying will not fix (wrong credentials, a missing bucket): one line.
+export class StoreError extends UserError {
+  override name = 'StoreError'
+}

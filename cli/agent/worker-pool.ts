@@ -1,0 +1,91 @@
+import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import type { ChunkSizes } from './chunker.js'
+import type { RepositoryKeys } from './crypto/repository-keys.js'
+import type { WorkerInit, WorkerReply, WorkerTask } from './worker-protocol.js'
+
+// The bundled worker sits in dist/cli/agent/ while this code runs from a shared chunk in
+// dist/cli/chunks/ (scripts/build-cli.mjs).
+function workerFile(): string {
+  for (const candidate of ['../agent/chunk-worker.js', './chunk-worker.js']) {
+    const file = fileURLToPath(new URL(candidate, import.meta.url))
+    if (existsSync(file)) return file
+  }
+  throw new Error('chunk-worker.js is missing next to the CLI bundle; run `npm run build`')
+}
+
+// Chunk workers, one per core, fed batches of files. Replies arrive in one queue that the
+// backup pass drains at its own pace; `consumed` tells the workers memory was freed.
+export class ChunkPool {
+  readonly #workers: Worker[] = []
+  readonly #idle: Worker[] = []
+  readonly #tasks: WorkerTask[] = []
+  readonly #replies: WorkerReply[] = []
+  readonly #inFlight: Int32Array
+  #wake: (() => void) | undefined
+  #failure: Error | undefined
+  #nextId = 0
+
+  constructor(keys: RepositoryKeys, sizes: ChunkSizes, compression: boolean, limit = 64 * 1024 * 1024, count = availableParallelism()) {
+    const shared = new SharedArrayBuffer(4)
+    this.#inFlight = new Int32Array(shared)
+    const init: WorkerInit = { seal: keys.seal, id: keys.id, gear: keys.gear, sizes, compression, inFlight: shared, limit }
+    const file = workerFile()
+    for (let i = 0; i < Math.max(1, count); i++) {
+      const worker = new Worker(file, { workerData: init })
+      worker.on('message', (reply: WorkerReply) => {
+        this.#replies.push(reply)
+        if (reply.type === 'task-done') this.#release(worker)
+        this.#notify()
+      })
+      worker.on('error', (error) => {
+        this.#failure = error
+        this.#notify()
+      })
+      this.#workers.push(worker)
+      this.#idle.push(worker)
+    }
+  }
+
+  #notify(): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+
+  #release(worker: Worker): void {
+    const task = this.#tasks.shift()
+    if (task === undefined) this.#idle.push(worker)
+    else worker.postMessage(task)
+  }
+
+  // Queues one batch of files; returns its id, which every reply about it carries.
+  submit(files: string[]): number {
+    const task: WorkerTask = { id: this.#nextId++, files }
+    const worker = this.#idle.pop()
+    if (worker === undefined) this.#tasks.push(task)
+    else worker.postMessage(task)
+    return task.id
+  }
+
+  // The next reply, waiting for one if needed.
+  async next(): Promise<WorkerReply> {
+    for (;;) {
+      if (this.#failure !== undefined) throw this.#failure
+      const reply = this.#replies.shift()
+      if (reply !== undefined) return reply
+      await new Promise<void>((resolve) => (this.#wake = resolve))
+    }
+  }
+
+  consumed(bytes: number): void {
+    Atomics.sub(this.#inFlight, 0, bytes)
+    Atomics.notify(this.#inFlight, 0)
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.terminate()))
+  }
+}
