@@ -1,10 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
-import { acceptsConnections } from './loopback-port.js'
+import { acceptsConnections, freePort } from './loopback-port.js'
 import { requireAll } from './needs.js'
 
 // A real OpenSSH server on loopback for tests (Debian: openssh-server): its own host key, a fresh
@@ -35,16 +34,6 @@ export function needsSshd(): false | string {
   if (requireAll()) throw new Error(`KEYSTONE_REQUIRE_ALL=1 but ${missing} is not installed`)
   return `skipped: ${missing} is not installed (Debian: openssh-server)`
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 
 const keygen = (file: string, comment: string) =>
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file])

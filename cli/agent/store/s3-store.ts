@@ -12,6 +12,10 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { ObjectMissing, StoreError, StoreUnavailable, type Store, type StoredObject } from './store.js'
 
+// The SDK warns on every start under Node 20 that its releases from 2027 on need Node 22. The
+// version Keystone uses is pinned in package.json, so the warning says nothing to a user here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+
 export interface S3Location {
   bucket: string
   prefix: string // '' or ending in '/'
