@@ -53,13 +53,18 @@ export async function wrapKey(
     wrapped: Buffer.from(await encryptTo([recipient], master)).toString('base64'),
   }
   const object: KeyObject = { ...body, mac: macOf(keys, body) }
-  return { name: keyName(keyIdOf(recipient)), bytes: Buffer.from(JSON.stringify(object, null, 2) + '\n') }
+  return { name: keyName(keyIdOf(recipient)), bytes: Buffer.from(JSON.stringify(object)) }
 }
+
+// Key objects are canonical JSON (compact, fields in order), so every byte matters: a flipped
+// space or newline is refused like any other change.
+const FIELDS = ['version', 'kind', 'created', 'label', 'wrapped', 'mac'].join()
 
 function parse(name: string, bytes: Uint8Array): KeyObject {
   try {
-    const o = JSON.parse(Buffer.from(bytes).toString('utf8')) as KeyObject
-    if (o.version === 1 && typeof o.wrapped === 'string' && typeof o.mac === 'string') return o
+    const text = Buffer.from(bytes).toString('utf8')
+    const o = JSON.parse(text) as KeyObject
+    if (o.version === 1 && Object.keys(o).join() === FIELDS && JSON.stringify(o) === text) return o
   } catch {
     // reported below
   }

@@ -7,7 +7,7 @@ import { open, seal } from './crypto/seal.js'
 import { FormatError } from './format/bytes.js'
 import { decodeIndex, encodeIndex, type PackContents } from './format/index-object.js'
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from './format/snapshot-object.js'
-import { keyIdOf, keyName, recipientOf, unwrapKey, wrapKey } from './key-ring.js'
+import { keyIdOf, keyName, readKeyInfo, recipientOf, unwrapKey, wrapKey } from './key-ring.js'
 import { retrying } from './store/retry.js'
 import { ObjectMissing, StoreUnavailable, type Store } from './store/store.js'
 
@@ -76,7 +76,7 @@ export class Repository {
     }
     // The config is written last and only if absent: two devices initialising the same store
     // at once cannot both win, and a half-initialised store has no config.
-    if (!(await retrying(() => store.putIfAbsent('config', Buffer.from(JSON.stringify(config, null, 2) + '\n'))))) {
+    if (!(await retrying(() => store.putIfAbsent('config', Buffer.from(JSON.stringify(config)))))) {
       await Promise.all([store.delete(device.name), store.delete(recovery.name)])
       throw new UserError(`${store.url} already holds a repository`, {
         hint: 'join it with `keystone agent init <store> --recovery-key-file <file>`',
@@ -114,14 +114,9 @@ export class Repository {
       throw error
     })
     const master = await unwrapKey(name, wrapped, identity)
-    let config: ConfigObject
-    try {
-      config = JSON.parse(configBytes.toString('utf8')) as ConfigObject
-    } catch {
-      throw new IntegrityError('config', 'not JSON')
-    }
-    if (config.version !== 1 || typeof config.id !== 'string') throw new IntegrityError('config', 'not a version 1 config')
+    const config = parseConfig(configBytes)
     const keys = deriveKeys(master, config.id)
+    readKeyInfo(name, wrapped, keys) // its MAC: the object is exactly what a device wrote
     const parameters = open(keys.seal, Buffer.from(config.parameters ?? '', 'base64'), CONFIG_AAD)
     if (parameters === undefined) throw new IntegrityError('config', 'does not authenticate with this key')
     return new Repository(store, config.id, master, keys, JSON.parse(parameters.toString('utf8')) as Parameters)
@@ -169,6 +164,21 @@ export class Repository {
   async list(prefix: 'index/' | 'snapshots/' | 'data/' | 'keys/' | 'locks/') {
     return retrying(() => this.store.list(prefix))
   }
+}
+
+// The config is canonical JSON (compact, fields in order): any changed byte is refused, either
+// here or when its sealed parameters fail to open under keys derived from its id.
+function parseConfig(bytes: Buffer): ConfigObject {
+  const text = bytes.toString('utf8')
+  let config: ConfigObject
+  try {
+    config = JSON.parse(text) as ConfigObject
+  } catch {
+    throw new IntegrityError('config', 'not JSON')
+  }
+  if (config.version !== 1 || typeof config.id !== 'string' || Object.keys(config).join() !== 'version,id,parameters' || JSON.stringify(config) !== text)
+    throw new IntegrityError('config', 'not a version 1 config')
+  return config
 }
 
 export function asIntegrity(name: string, error: unknown): Error {
