@@ -95,7 +95,7 @@ export interface Agent {
 export async function openAgent(dir: string): Promise<Agent> {
   const home = new AgentHome(dir)
   const settings = home.readSettings()
-  const store = openStore(settings)
+  const store = await openStore(settings)
   const repo = await Repository.open(store, home.readDeviceKey(), home.cache())
   const state = new AgentState(home.stateFile)
   if (state.meta('repository') === undefined) state.setMeta('repository', repo.id)

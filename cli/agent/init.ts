@@ -40,7 +40,7 @@ export async function init(home: AgentHome, options: InitOptions): Promise<InitR
     ...(options.pathStyle !== undefined && { pathStyle: options.pathStyle }),
     ...(options.credentialsFile !== undefined && { credentialsFile: options.credentialsFile }),
   }
-  const store = openStore(settings)
+  const store = await openStore(settings)
   await store.create()
   const exists = await store.get('config').then(
     () => true,

@@ -26,7 +26,7 @@ export interface DaemonStatus {
 
 export async function agentStatus(home: AgentHome): Promise<StatusReport> {
   const settings = home.readSettings()
-  const store = openStore(settings)
+  const store = await openStore(settings)
   let offlineReason: string | undefined
   try {
     await store.get('config')

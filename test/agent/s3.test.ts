@@ -66,7 +66,7 @@ for (const kind of ['s3', 'file'] as const) {
     const work = await tempDir('lease')
     const { agentDir } = await initAgent(kind === 's3' ? newRepo() : `file://${work}/store`, kind === 's3' ? s3Args() : [])
     const home = new AgentHome(agentDir)
-    const repo = await Repository.open(openStore(home.readSettings()), home.readDeviceKey())
+    const repo = await Repository.open(await openStore(home.readSettings()), home.readDeviceKey())
 
     const backup = await Lease.shared(repo, 'laptop')
     await t.rejects(Lease.exclusive(repo, 'server'), /a backup is running on laptop/)

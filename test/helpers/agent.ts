@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { repoRoot } from './temp-fleet.js'
@@ -52,47 +50,4 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(tmpdir(), `keystone-${prefix}-`))
 }
 
-// Reproducible pseudo-random bytes (xorshift32).
-export function pseudoRandom(seed: number, length: number): Buffer {
-  const out = Buffer.allocUnsafe(length)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    out[i] = x & 0xff
-  }
-  return out
-}
-
-// Writes a tree: `files` maps relative paths to contents.
-export async function writeTree(root: string, files: Record<string, Buffer | string>): Promise<void> {
-  for (const [rel, content] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(root, rel)), { recursive: true })
-    await writeFile(path.join(root, rel), content)
-  }
-}
-
-// Everything a restore must reproduce, per relative path: type, mode, size, content hash,
-// symlink target and modification time (to the millisecond, what utimes can set).
-export function describeTree(root: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const file = path.join(dir, name)
-      const rel = path.relative(root, file)
-      const st = lstatSync(file)
-      const mode = (st.mode & 0o7777).toString(8)
-      const mtime = Math.floor(st.mtimeMs)
-      if (st.isSymbolicLink()) out[rel] = `symlink ${readlinkSync(file)}`
-      else if (st.isDirectory()) {
-        out[rel] = `dir ${mode} ${mtime}`
-        walk(file)
-      } else out[rel] = `file ${mode} ${st.size} ${mtime} ${createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16)}`
-    }
-  }
-  walk(root)
-  return out
-}
+export { describeTree, pseudoRandom, writeTree } from '../../bench/lib/tree.mjs'

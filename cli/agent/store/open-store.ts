@@ -3,7 +3,7 @@ import path from 'node:path'
 import { awsEnvironmentCredentials, systemdCredentialFile } from '../../config.js'
 import { UsageError, UserError } from '../../errors.js'
 import { FileStore } from './file-store.js'
-import { S3Store, type S3Credentials, type S3Location } from './s3-store.js'
+import type { S3Credentials, S3Location, S3Store } from './s3-store.js'
 
 // Where a repository lives, as `keystone agent init` was told and agent.json remembers.
 export interface StoreSettings {
@@ -71,7 +71,8 @@ function s3Credentials(settings: StoreSettings): S3Credentials {
   })
 }
 
-export function openStore(settings: StoreSettings): FileStore | S3Store {
+// The AWS SDK is loaded only for an S3 store: it costs a folder store ~150 ms per command.
+export async function openStore(settings: StoreSettings): Promise<FileStore | S3Store> {
   const parsed = parseStoreUrl(settings.store)
   if (parsed.kind === 'file') return new FileStore(parsed.root)
   const location: S3Location = {
@@ -81,5 +82,6 @@ export function openStore(settings: StoreSettings): FileStore | S3Store {
     pathStyle: settings.pathStyle ?? settings.endpoint !== undefined,
     ...(settings.endpoint !== undefined && { endpoint: settings.endpoint }),
   }
+  const { S3Store } = await import('./s3-store.js')
   return new S3Store(location, s3Credentials(settings))
 }
