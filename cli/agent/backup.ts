@@ -46,6 +46,8 @@ export async function backup(agent: Agent, options: BackupOptions): Promise<Back
   const host = options.host ?? agent.settings.label ?? hostname()
   let lease: Lease | undefined
   outbox.offlineReason = undefined // each pass tries the store again
+  outbox.uploads = 0
+  outbox.uploadedBytes = 0
   try {
     if (state.queue().length > 0 && !(await outbox.drain(PROBE))) throw new StoreUnavailable(outbox.offlineReason ?? 'store unavailable')
     lease = await Lease.shared(repo, host)

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs'
+import { chmodSync, closeSync, promises as fs, ftruncateSync, lchownSync, lutimesSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { UserError } from '../errors.js'
 import { blobFromPack, Catalog, loadManifest, type Located } from './catalog.js'
@@ -27,6 +27,7 @@ export interface RestoreResult {
 interface Placement {
   file: string
   offset: number
+  whole: boolean // the file's only chunk: written (and created) in one call
 }
 
 export async function restore(repo: Repository, listed: ListedSnapshot, options: RestoreOptions): Promise<RestoreResult> {
@@ -42,17 +43,18 @@ export async function restore(repo: Repository, listed: ListedSnapshot, options:
   const byPack = new Map<string, { located: Located; places: Placement[] }[]>()
   const byBlob = new Map<string, { located: Located; places: Placement[] }>()
   let bytes = 0
-  for (const e of entries) {
-    if (e.type === 'dir') await fs.mkdir(where(e), { recursive: true, mode: 0o700 })
-  }
+  const dirs = new Set(entries.map((e) => (e.type === 'dir' ? where(e) : path.dirname(where(e)))))
+  for (const dir of dirs) mkdirSync(dir, { recursive: true, mode: 0o700 })
   for (const e of entries) {
     if (e.type !== 'file') continue
     const file = where(e)
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
-    const handle = await fs.open(file, 'w', 0o600)
-    await handle.truncate(e.size)
-    await handle.close()
     bytes += e.size
+    if (e.chunks.length !== 1) {
+      // Empty, or written chunk by chunk at offsets: created at its full size first.
+      const fd = openSync(file, 'w', 0o600)
+      ftruncateSync(fd, e.size)
+      closeSync(fd)
+    }
     let offset = 0
     for (const id of e.chunks) {
       const hex = Buffer.from(id).toString('hex')
@@ -64,7 +66,7 @@ export async function restore(repo: Repository, listed: ListedSnapshot, options:
         list.push(use)
         byPack.set(use.located.pack, list)
       }
-      use.places.push({ file, offset })
+      use.places.push({ file, offset, whole: e.chunks.length === 1 })
       offset += use.located.entry.rawLength
     }
   }
@@ -75,7 +77,7 @@ export async function restore(repo: Repository, listed: ListedSnapshot, options:
       const packBytes = await repo.readAddressed(packName(pack))
       for (const use of byPack.get(pack)!) {
         const plaintext = blobFromPack(repo, pack, packBytes, use.located.entry)
-        for (const place of use.places) await writeAt(place.file, plaintext, place.offset)
+        for (const place of use.places) writeAt(place, plaintext)
       }
     }
   }
@@ -89,7 +91,7 @@ export async function restore(repo: Repository, listed: ListedSnapshot, options:
   }
   const asRoot = process.getuid?.() === 0
   const ordered = [...entries].sort((a, b) => (a.type === 'dir' ? 1 : 0) - (b.type === 'dir' ? 1 : 0) || b.path.length - a.path.length)
-  for (const e of ordered) await setMetadata(where(e), e, asRoot)
+  for (const e of ordered) setMetadata(where(e), e, asRoot)
   return {
     files: entries.filter((e) => e.type === 'file').length,
     dirs: entries.filter((e) => e.type === 'dir').length,
@@ -107,18 +109,20 @@ async function checkTarget(target: string, overwrite: boolean): Promise<void> {
     throw new UserError(`${target} is not empty`, { hint: 'restore into an empty directory, or pass --overwrite to replace what is there' })
 }
 
-async function writeAt(file: string, data: Uint8Array, offset: number): Promise<void> {
-  const handle = await fs.open(file, 'r+')
+// Synchronous on purpose: thousands of small writes cost less without a promise each.
+function writeAt(place: Placement, data: Uint8Array): void {
+  if (place.whole) return writeFileSync(place.file, data, { mode: 0o600 })
+  const fd = openSync(place.file, 'r+')
   try {
-    await handle.write(data, 0, data.length, offset)
+    writeSync(fd, data, 0, data.length, place.offset)
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
 
-async function setMetadata(file: string, e: Entry, asRoot: boolean): Promise<void> {
-  if (asRoot) await fs.lchown(file, e.uid, e.gid)
-  if (e.type !== 'symlink') await fs.chmod(file, e.mode)
+function setMetadata(file: string, e: Entry, asRoot: boolean): void {
+  if (asRoot) lchownSync(file, e.uid, e.gid)
+  if (e.type !== 'symlink') chmodSync(file, e.mode)
   const seconds = Number(e.mtimeNs / 1000n) / 1e6
-  await fs.lutimes(file, seconds, seconds)
+  lutimesSync(file, seconds, seconds)
 }
