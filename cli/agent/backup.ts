@@ -72,19 +72,22 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
   const chunksOf = new Map<string, Uint8Array[]>() // absolute path → chunk ids
   const sizeOf = new Map<string, number>() // bytes actually read, for files read this pass
   const toRead: ScannedFile[] = []
+  const index = state.allFiles()
+  const checkChunks = !state.filesChecked()
   for (const entry of scanned) {
     if (entry.type !== 'file') continue
-    const row = state.file(entry.path)
+    const row = index.get(entry.path)
     const ids = row === undefined ? [] : split(row.chunks)
-    if (row !== undefined && sameFile(row, entry) && ids.every((id) => state.hasBlob(id))) chunksOf.set(entry.path, ids)
+    if (row !== undefined && sameFile(row, entry) && (!checkChunks || ids.every((id) => state.hasBlob(id)))) chunksOf.set(entry.path, ids)
     else toRead.push(entry)
   }
+  index.clear()
 
-  const packer = new Packer(agent, options.uploads ?? 4)
+  const packer = new Packer(agent, options.uploads ?? 3)
   let readBytes = 0
   const failed = new Set<string>()
   if (toRead.length > 0) {
-    const pool = new ChunkPool(repo.keys, repo.parameters.chunker, agent.settings.compression !== false)
+    const pool = new ChunkPool(repo.keys, repo.parameters.chunker, agent.settings.compression !== false, 24 * 1024 * 1024)
     try {
       const tasks = new Map<number, string[]>()
       let batch: string[] = []
@@ -110,23 +113,28 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
       let open = tasks.size
       while (open > 0) {
         const reply = await pool.next()
-        const file = tasks.get(reply.task)![reply.type === 'task-done' ? 0 : reply.file]!
-        if (reply.type === 'blobs') {
+        if (reply.type === 'task-done') {
+          open--
+          continue
+        }
+        const files = tasks.get(reply.task)!
+        for (const news of reply.files) {
+          const file = files[news.file]!
           const ids = chunksOf.get(file) ?? []
-          for (const blob of reply.blobs) {
+          for (const blob of news.blobs) {
             ids.push(blob.id)
             await packer.add(blob, 'data')
             pool.consumed(blob.sealed.length)
           }
           chunksOf.set(file, ids)
-        } else if (reply.type === 'file-done') {
-          readBytes += reply.size
-          sizeOf.set(file, reply.size)
-          if (!chunksOf.has(file)) chunksOf.set(file, [])
-        } else if (reply.type === 'file-error') {
-          failed.add(file)
-          skipped.push(`${file}: ${reply.message}`)
-        } else open--
+          if (news.error !== undefined) {
+            failed.add(file)
+            skipped.push(`${file}: ${news.error}`)
+          } else if (news.size !== undefined) {
+            readBytes += news.size
+            sizeOf.set(file, news.size)
+          }
+        }
       }
     } finally {
       await pool.close()
@@ -181,14 +189,16 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
 
   // Only now does the file index learn the new chunk lists: they are all stored or queued.
   state.transaction(() => {
+    // Rows of the files read this pass; the others' rows are unchanged.
     state.putFiles(
-      scanned.flatMap((e): [string, FileRow][] =>
-        e.type === 'file' && !failed.has(e.path)
+      toRead.flatMap((e): [string, FileRow][] =>
+        !failed.has(e.path)
           ? [[e.path, { size: sizeOf.get(e.path) ?? Number(e.stat.size), mtimeNs: e.stat.mtimeNs, ctimeNs: e.stat.ctimeNs, inode: e.stat.ino, chunks: Buffer.concat(chunksOf.get(e.path) ?? []) }]]
           : [],
       ),
     )
     state.setMeta(key, name)
+    state.setMeta('files-checked', 'yes')
     state.setMeta('last-pass', JSON.stringify({ time: snapshot.time, snapshot: name, queued: placed === 'queued', stats: snapshot.stats }))
   })
   return {
@@ -226,7 +236,7 @@ function toEntries(scanned: Scanned[], chunksOf: Map<string, Uint8Array[]>, size
 // or queued, never before.
 class Packer {
   readonly #pending = new Set<string>() // ids in a pack not yet durable
-  readonly #builders: Record<'data' | 'tree', PackBuilder> = { data: new PackBuilder(), tree: new PackBuilder() }
+  readonly #builders: Record<'data' | 'tree', PackBuilder>
   readonly #inFlight = new Set<Promise<void>>()
   #failure: unknown
   bytes = 0
@@ -234,7 +244,15 @@ class Packer {
   constructor(
     readonly agent: Agent,
     readonly uploads: number,
-  ) {}
+  ) {
+    this.#builders = { data: this.#newBuilder(), tree: new PackBuilder() }
+  }
+
+  // Room for a full pack and the largest chunk that can overflow it, so it never grows.
+  #newBuilder(): PackBuilder {
+    const { packSize, chunker } = this.agent.repo.parameters
+    return new PackBuilder(packSize + chunker.max + 64 * 1024)
+  }
 
   async add(blob: SealedBlob, kind: 'data' | 'tree'): Promise<void> {
     const hex = Buffer.from(blob.id).toString('hex')
@@ -248,7 +266,7 @@ class Packer {
   async flush(kind: 'data' | 'tree'): Promise<void> {
     const builder = this.#builders[kind]
     if (builder.count === 0) return
-    this.#builders[kind] = new PackBuilder()
+    this.#builders[kind] = kind === 'data' ? this.#newBuilder() : new PackBuilder()
     const bytes = builder.finish(this.agent.repo.keys.seal)
     const id = sha256hex(bytes)
     this.bytes += bytes.length

@@ -4,7 +4,7 @@ import { Chunker } from './chunker.js'
 import { sealBlob } from './format/blob.js'
 import { BlobKind } from './format/pack.js'
 import type { RepositoryKeys } from './crypto/repository-keys.js'
-import type { WorkerInit, WorkerReply, WorkerTask } from './worker-protocol.js'
+import type { FileNews, WorkerInit, WorkerReply, WorkerTask } from './worker-protocol.js'
 
 // A worker thread of a backup pass: reads files, cuts them into chunks, hashes, compresses and
 // seals each chunk, and posts the sealed blobs back (transferred, not copied). The CPU work of a
@@ -31,10 +31,30 @@ function waitForRoom(): void {
   }
 }
 
-function post(reply: WorkerReply): void {
-  const transfer = reply.type === 'blobs' ? reply.blobs.map((b) => b.sealed.buffer as ArrayBuffer) : []
-  if (reply.type === 'blobs') Atomics.add(inFlight, 0, reply.blobs.reduce((n, b) => n + b.sealed.length, 0))
-  parentPort!.postMessage(reply, transfer)
+// News of the current task not posted yet, and its sealed bytes.
+let pending: FileNews[] = []
+let pendingBytes = 0
+const POST_BYTES = 4 * 1024 * 1024
+
+function flush(task: number): void {
+  if (pending.length === 0) return
+  const transfer = pending.flatMap((news) => news.blobs.map((b) => b.sealed.buffer as ArrayBuffer))
+  waitForRoom()
+  Atomics.add(inFlight, 0, pendingBytes)
+  parentPort!.postMessage({ type: 'files', task, files: pending } satisfies WorkerReply, transfer)
+  pending = []
+  pendingBytes = 0
+}
+
+function news(task: number, file: number, update: Omit<FileNews, 'file'>): void {
+  const last = pending.at(-1)
+  if (last !== undefined && last.file === file && last.size === undefined && last.error === undefined) {
+    last.blobs.push(...update.blobs)
+    if (update.size !== undefined) last.size = update.size
+    if (update.error !== undefined) last.error = update.error
+  } else pending.push({ file, ...update })
+  pendingBytes += update.blobs.reduce((n, b) => n + b.sealed.length, 0)
+  if (pendingBytes >= POST_BYTES) flush(task)
 }
 
 // Reads one file to its end, posting its blobs in order; returns the bytes read.
@@ -65,10 +85,7 @@ function chunkFile(path: string, task: number, index: number): number {
         blobs.push(sealBlob(keys, view.subarray(start, start + length), BlobKind.data, init.compression))
         start += length
       }
-      if (blobs.length > 0) {
-        waitForRoom()
-        post({ type: 'blobs', task, file: index, blobs })
-      }
+      if (blobs.length > 0) news(task, index, { blobs })
       if (eof && start === filled) return total
     }
   } finally {
@@ -79,11 +96,11 @@ function chunkFile(path: string, task: number, index: number): number {
 parentPort!.on('message', (task: WorkerTask) => {
   for (let i = 0; i < task.files.length; i++) {
     try {
-      const size = chunkFile(task.files[i]!, task.id, i)
-      post({ type: 'file-done', task: task.id, file: i, size })
+      news(task.id, i, { blobs: [], size: chunkFile(task.files[i]!, task.id, i) })
     } catch (error) {
-      post({ type: 'file-error', task: task.id, file: i, message: (error as Error).message })
+      news(task.id, i, { blobs: [], error: (error as Error).message })
     }
   }
-  post({ type: 'task-done', task: task.id })
+  flush(task.id)
+  parentPort!.postMessage({ type: 'task-done', task: task.id } satisfies WorkerReply)
 })

@@ -74,14 +74,14 @@ export async function restore(repo: Repository, listed: ListedSnapshot, options:
   const packs = [...byPack.keys()]
   const worker = async () => {
     for (let pack = packs.pop(); pack !== undefined; pack = packs.pop()) {
-      const packBytes = await repo.readAddressed(packName(pack))
+      const packBytes = await repo.readSealed(packName(pack))
       for (const use of byPack.get(pack)!) {
-        const plaintext = blobFromPack(repo, pack, packBytes, use.located.entry)
+        const plaintext = blobFromPack(repo, pack, packBytes, use.located.entry, false)
         for (const place of use.places) writeAt(place, plaintext)
       }
     }
   }
-  await Promise.all(Array.from({ length: options.downloads ?? 4 }, worker))
+  await Promise.all(Array.from({ length: options.downloads ?? 3 }, worker))
 
   for (const e of entries) {
     if (e.type !== 'symlink') continue

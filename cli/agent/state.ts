@@ -46,7 +46,6 @@ create table if not exists queue (
 
 export class AgentState {
   readonly db: Database.Database
-  readonly #getFile
   readonly #putFile
   readonly #getBlob
   readonly #putBlob
@@ -56,7 +55,6 @@ export class AgentState {
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = FULL')
     this.db.exec(SCHEMA)
-    this.#getFile = this.db.prepare('select size, mtime_ns, ctime_ns, inode, chunks from files where path = ?').safeIntegers(true)
     this.#putFile = this.db.prepare(
       'insert or replace into files (path, size, mtime_ns, ctime_ns, inode, chunks) values (?, ?, ?, ?, ?, ?)',
     )
@@ -78,12 +76,17 @@ export class AgentState {
     this.db.prepare('insert or replace into meta (key, value) values (?, ?)').run(key, value)
   }
 
-  file(path: string): FileRow | undefined {
-    const row = this.#getFile.get(path) as
-      | { size: bigint; mtime_ns: bigint; ctime_ns: bigint; inode: bigint; chunks: Buffer }
-      | undefined
-    if (row === undefined) return undefined
-    return { size: Number(row.size), mtimeNs: row.mtime_ns, ctimeNs: row.ctime_ns, inode: row.inode, chunks: row.chunks }
+  // The whole file index in one query: thousands of point lookups cost more than one scan.
+  allFiles(): Map<string, FileRow> {
+    const rows = this.db.prepare('select path, size, mtime_ns, ctime_ns, inode, chunks from files').safeIntegers(true).all() as {
+      path: string
+      size: bigint
+      mtime_ns: bigint
+      ctime_ns: bigint
+      inode: bigint
+      chunks: Buffer
+    }[]
+    return new Map(rows.map((r) => [r.path, { size: Number(r.size), mtimeNs: r.mtime_ns, ctimeNs: r.ctime_ns, inode: r.inode, chunks: r.chunks }]))
   }
 
   // All file rows of one pass, in one transaction.
@@ -130,7 +133,14 @@ export class AgentState {
   forgetIndexes(): void {
     this.db.transaction(() => {
       this.db.exec('delete from blobs where indexed = 1; delete from seen_indexes')
+      this.setMeta('files-checked', 'no')
     })()
+  }
+
+  // Whether every chunk the file index names is known to be stored. True after a pass; false
+  // after the indexes changed under us, until a pass has checked each reused file's chunks.
+  filesChecked(): boolean {
+    return this.meta('files-checked') !== 'no'
   }
 
   unindexedPacks(): Map<string, BlobEntry[]> {

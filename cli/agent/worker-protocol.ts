@@ -17,8 +17,14 @@ export interface WorkerTask {
   files: string[]
 }
 
-export type WorkerReply =
-  | { type: 'blobs'; task: number; file: number; blobs: SealedBlob[] }
-  | { type: 'file-done'; task: number; file: number; size: number }
-  | { type: 'file-error'; task: number; file: number; message: string }
-  | { type: 'task-done'; task: number }
+// What a worker learned about one file: blobs in order, then (at the end) its size or error.
+export interface FileNews {
+  file: number
+  blobs: SealedBlob[]
+  size?: number // set when the file was read to its end
+  error?: string
+}
+
+// Replies carry many files at once: thousands of small files must not cost thousands of
+// messages (each one is a structured clone on both sides).
+export type WorkerReply = { type: 'files'; task: number; files: FileNews[] } | { type: 'task-done'; task: number }

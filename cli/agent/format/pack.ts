@@ -48,11 +48,16 @@ export function decodeEntries(r: ByteReader): BlobEntry[] {
   return entries
 }
 
-// Seals blobs into a pack as they come; `finish` appends the header.
+// Collects sealed blobs into one growing buffer as they come (each copied once, so the worker's
+// buffer is free at once); `finish` appends the header and returns the pack without another copy.
 export class PackBuilder {
-  readonly #parts: Uint8Array[] = []
   readonly entries: BlobEntry[] = []
+  #buf: Buffer
   #size = 0
+
+  constructor(capacity = 1024 * 1024) {
+    this.#buf = Buffer.allocUnsafeSlow(capacity)
+  }
 
   get size(): number {
     return this.#size
@@ -62,12 +67,20 @@ export class PackBuilder {
     return this.entries.length
   }
 
+  #room(n: number): void {
+    if (this.#size + n <= this.#buf.length) return
+    const next = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#size + n))
+    this.#buf.copy(next, 0, 0, this.#size)
+    this.#buf = next
+  }
+
   // `sealed` is the blob already sealed with its id as associated data.
   add(entry: Omit<BlobEntry, 'offset' | 'length'>, sealed: Uint8Array): BlobEntry {
-    const full: BlobEntry = { ...entry, offset: this.#size, length: sealed.length }
-    this.#parts.push(sealed)
-    this.entries.push(full)
+    const full: BlobEntry = { ...entry, id: Buffer.from(entry.id), offset: this.#size, length: sealed.length }
+    this.#room(sealed.length)
+    this.#buf.set(sealed, this.#size)
     this.#size += sealed.length
+    this.entries.push(full)
     return full
   }
 
@@ -75,9 +88,10 @@ export class PackBuilder {
     const w = new ByteWriter()
     encodeEntries(w, this.entries)
     const header = seal(sealKey, w.finish(), HEADER_AAD)
-    const trailer = Buffer.allocUnsafe(TRAILER_BYTES)
-    trailer.writeUInt32LE(header.length)
-    return Buffer.concat([...this.#parts, header, trailer])
+    this.#room(header.length + TRAILER_BYTES)
+    header.copy(this.#buf, this.#size)
+    this.#buf.writeUInt32LE(header.length, this.#size + header.length)
+    return this.#buf.subarray(0, this.#size + header.length + TRAILER_BYTES)
   }
 }
 
