@@ -7,7 +7,18 @@
 // Usage: bench/sync.sh [--quick] [--json out.json]
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startCountingProxy } from './lib/counting-proxy.mjs'
@@ -22,10 +33,16 @@ const MiB = 1024 * KiB
 
 for (const tool of ['minio', 'restic', 'rclone', '/usr/bin/time']) {
   try {
-    execFileSync(tool === '/usr/bin/time' ? tool : 'which', tool === '/usr/bin/time' ? ['true'] : [tool], { stdio: 'ignore' })
+    execFileSync(
+      tool === '/usr/bin/time' ? tool : 'which',
+      tool === '/usr/bin/time' ? ['true'] : [tool],
+      { stdio: 'ignore' },
+    )
   } catch {
     console.error(`sync bench: ${tool} is missing`)
-    console.error('  hint: apt-get install restic rclone time; MinIO as .ci/run builds it (on PATH)')
+    console.error(
+      '  hint: apt-get install restic rclone time; MinIO as .ci/run builds it (on PATH)',
+    )
     process.exit(2)
   }
 }
@@ -45,12 +62,15 @@ const SETS = {
   mixed: () => {
     const files = []
     let seed = 1
-    for (let i = 0; i < 2000 * scale; i++) files.push([`small/d${i % 40}/f${i}.dat`, 1 * KiB + ((seed++ * 7919) % (63 * KiB))])
-    for (let i = 0; i < 20 * scale; i++) files.push([`medium/m${i}.bin`, 1 * MiB + ((seed++ * 104729) % (7 * MiB))])
+    for (let i = 0; i < 2000 * scale; i++)
+      files.push([`small/d${i % 40}/f${i}.dat`, 1 * KiB + ((seed++ * 7919) % (63 * KiB))])
+    for (let i = 0; i < 20 * scale; i++)
+      files.push([`medium/m${i}.bin`, 1 * MiB + ((seed++ * 104729) % (7 * MiB))])
     for (let i = 0; i < 2; i++) files.push([`large/l${i}.bin`, Math.round(128 * MiB * scale)])
     return files
   },
-  'many-small': () => Array.from({ length: 20000 * scale }, (_, i) => [`d${i % 100}/f${i}.txt`, 4 * KiB]),
+  'many-small': () =>
+    Array.from({ length: 20000 * scale }, (_, i) => [`d${i % 100}/f${i}.txt`, 4 * KiB]),
 }
 
 // Every file different (one seed per file): nothing deduplicates by accident.
@@ -67,7 +87,13 @@ function change(dir, files) {
   for (let i = 0; i < files.length; i += 100) {
     const [rel, size] = files[i]
     const fd = openSync(path.join(dir, rel), 'r+')
-    writeSync(fd, pseudoRandom(9000 + i, 4 * KiB), 0, 4 * KiB, Math.max(0, ((i * 2654435761) >>> 0) % Math.max(1, size - 4 * KiB)))
+    writeSync(
+      fd,
+      pseudoRandom(9000 + i, 4 * KiB),
+      0,
+      4 * KiB,
+      Math.max(0, ((i * 2654435761) >>> 0) % Math.max(1, size - 4 * KiB)),
+    )
     closeSync(fd)
     changed++
   }
@@ -80,7 +106,11 @@ function digest(dir) {
     for (const name of readdirSync(d)) {
       const file = path.join(d, name)
       if (statSync(file).isDirectory()) walk(file)
-      else out.set(path.relative(dir, file), createHash('sha256').update(readFileSync(file)).digest('hex'))
+      else
+        out.set(
+          path.relative(dir, file),
+          createHash('sha256').update(readFileSync(file)).digest('hex'),
+        )
     }
   }
   walk(dir)
@@ -89,21 +119,51 @@ function digest(dir) {
 
 // ---- the S3 server ---------------------------------------------------------------------
 const minioPort = 19000 + Math.floor(Math.random() * 1000)
-const creds = { AWS_ACCESS_KEY_ID: 'keystone-bench', AWS_SECRET_ACCESS_KEY: 'keystone-bench-secret' }
-const minio = spawn('minio', ['server', path.join(work, 'minio'), '--address', `127.0.0.1:${minioPort}`, '--console-address', `127.0.0.1:${minioPort + 1}`, '--quiet'], {
-  env: { ...process.env, MINIO_ROOT_USER: creds.AWS_ACCESS_KEY_ID, MINIO_ROOT_PASSWORD: creds.AWS_SECRET_ACCESS_KEY, MINIO_BROWSER: 'off' },
-  stdio: 'ignore',
-})
+const creds = {
+  AWS_ACCESS_KEY_ID: 'keystone-bench',
+  AWS_SECRET_ACCESS_KEY: 'keystone-bench-secret',
+}
+const minio = spawn(
+  'minio',
+  [
+    'server',
+    path.join(work, 'minio'),
+    '--address',
+    `127.0.0.1:${minioPort}`,
+    '--console-address',
+    `127.0.0.1:${minioPort + 1}`,
+    '--quiet',
+  ],
+  {
+    env: {
+      ...process.env,
+      MINIO_ROOT_USER: creds.AWS_ACCESS_KEY_ID,
+      MINIO_ROOT_PASSWORD: creds.AWS_SECRET_ACCESS_KEY,
+      MINIO_BROWSER: 'off',
+    },
+    stdio: 'ignore',
+  },
+)
 process.on('exit', () => minio.kill('SIGKILL'))
 for (let i = 0; ; i++) {
-  if (await fetch(`http://127.0.0.1:${minioPort}/minio/health/ready`).then((r) => r.ok, () => false)) break
+  if (
+    await fetch(`http://127.0.0.1:${minioPort}/minio/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    )
+  )
+    break
   if (i > 300) throw new Error('minio did not start')
   await sleep(100)
 }
 const minioVersion = execFileSync('minio', ['--version']).toString().split('\n')[0]
 const proxy = await startCountingProxy(`http://127.0.0.1:${minioPort}`)
 const credentialsFile = path.join(work, 's3-credentials')
-writeFileSync(credentialsFile, `AWS_ACCESS_KEY_ID=${creds.AWS_ACCESS_KEY_ID}\nAWS_SECRET_ACCESS_KEY=${creds.AWS_SECRET_ACCESS_KEY}\n`, { mode: 0o600 })
+writeFileSync(
+  credentialsFile,
+  `AWS_ACCESS_KEY_ID=${creds.AWS_ACCESS_KEY_ID}\nAWS_SECRET_ACCESS_KEY=${creds.AWS_SECRET_ACCESS_KEY}\n`,
+  { mode: 0o600 },
+)
 
 // ---- the tools -------------------------------------------------------------------------
 const mainJs = path.join(root, 'dist/cli/main.js')
@@ -113,19 +173,62 @@ const obscured = execFileSync('rclone', ['obscure', 'keystone-bench-password']).
 
 function tools(set) {
   const agentDir = path.join(work, `agent-${set}`)
-  const resticEnv = { ...creds, RESTIC_REPOSITORY: `s3:${proxy.endpoint}/bench-restic-${set}`, RESTIC_PASSWORD: 'keystone-bench-password', RESTIC_CACHE_DIR: path.join(work, `restic-cache-${set}`) }
+  const resticEnv = {
+    ...creds,
+    RESTIC_REPOSITORY: `s3:${proxy.endpoint}/bench-restic-${set}`,
+    RESTIC_PASSWORD: 'keystone-bench-password',
+    RESTIC_CACHE_DIR: path.join(work, `restic-cache-${set}`),
+  }
   const rcloneEnv = {
     RCLONE_CONFIG: rcloneConf,
-    RCLONE_CONFIG_S3_TYPE: 's3', RCLONE_CONFIG_S3_PROVIDER: 'Minio', RCLONE_CONFIG_S3_ENDPOINT: proxy.endpoint,
-    RCLONE_CONFIG_S3_ACCESS_KEY_ID: creds.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: creds.AWS_SECRET_ACCESS_KEY, RCLONE_CONFIG_S3_REGION: 'us-east-1',
-    RCLONE_CONFIG_SECRET_TYPE: 'crypt', RCLONE_CONFIG_SECRET_REMOTE: `s3:bench-rclone-${set}`, RCLONE_CONFIG_SECRET_PASSWORD: obscured,
+    RCLONE_CONFIG_S3_TYPE: 's3',
+    RCLONE_CONFIG_S3_PROVIDER: 'Minio',
+    RCLONE_CONFIG_S3_ENDPOINT: proxy.endpoint,
+    RCLONE_CONFIG_S3_ACCESS_KEY_ID: creds.AWS_ACCESS_KEY_ID,
+    RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: creds.AWS_SECRET_ACCESS_KEY,
+    RCLONE_CONFIG_S3_REGION: 'us-east-1',
+    RCLONE_CONFIG_SECRET_TYPE: 'crypt',
+    RCLONE_CONFIG_SECRET_REMOTE: `s3:bench-rclone-${set}`,
+    RCLONE_CONFIG_SECRET_PASSWORD: obscured,
   }
   return {
     agent: {
       env: {},
-      init: [process.execPath, mainJs, 'agent', 'init', `s3://bench-agent-${set}/host`, '--endpoint', proxy.endpoint, '--s3-credentials', credentialsFile, '--agent-dir', agentDir, '--write-recovery-key', path.join(work, `agent-${set}.recovery`)],
-      backup: (data) => [process.execPath, mainJs, 'agent', 'backup', data, '--agent-dir', agentDir],
-      restore: (target) => [process.execPath, mainJs, 'agent', 'restore', 'latest', '--target', target, '--agent-dir', agentDir],
+      init: [
+        process.execPath,
+        mainJs,
+        'agent',
+        'init',
+        `s3://bench-agent-${set}/host`,
+        '--endpoint',
+        proxy.endpoint,
+        '--s3-credentials',
+        credentialsFile,
+        '--agent-dir',
+        agentDir,
+        '--write-recovery-key',
+        path.join(work, `agent-${set}.recovery`),
+      ],
+      backup: (data) => [
+        process.execPath,
+        mainJs,
+        'agent',
+        'backup',
+        data,
+        '--agent-dir',
+        agentDir,
+      ],
+      restore: (target) => [
+        process.execPath,
+        mainJs,
+        'agent',
+        'restore',
+        'latest',
+        '--target',
+        target,
+        '--agent-dir',
+        agentDir,
+      ],
       restored: (target, data) => path.join(target, data),
     },
     restic: {
@@ -151,17 +254,31 @@ function run(argv, env) {
   // The endpoint is plain HTTP on loopback; a CA bundle from the environment only trips rclone.
   const { AWS_CA_BUNDLE, ...inherited } = process.env
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, ...argv], { env: { ...inherited, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, ...argv], {
+      env: { ...inherited, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
     child.once('close', (code) => {
       const after = proxy.snapshot()
       if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`))
-      const [wall, user, sys, rssKb] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number)
+      const [wall, user, sys, rssKb] = readFileSync(timeFile, 'utf8')
+        .trim()
+        .split('\n')
+        .at(-1)
+        .split(' ')
+        .map(Number)
       resolve({
-        wall, cpu: user + sys, rssMiB: rssKb / 1024,
+        wall,
+        cpu: user + sys,
+        rssMiB: rssKb / 1024,
         uploadedMiB: (after.uploadedBytes - before.uploadedBytes) / MiB,
-        requests: after.requests - before.requests, put: after.put - before.put, head: after.head - before.head, get: after.get - before.get, list: after.list - before.list,
+        requests: after.requests - before.requests,
+        put: after.put - before.put,
+        head: after.head - before.head,
+        get: after.get - before.get,
+        list: after.list - before.list,
       })
     })
   })
@@ -194,7 +311,9 @@ for (const set of Object.keys(SETS)) {
         rmSync(target, { recursive: true, force: true })
       }
       results.push({ set, phase, tool, ...r })
-      console.error(`  ${phase.padEnd(9)} ${tool.padEnd(6)} ${r.wall.toFixed(2)} s, cpu ${r.cpu.toFixed(2)} s, rss ${r.rssMiB.toFixed(0)} MiB, up ${r.uploadedMiB.toFixed(1)} MiB, ${r.requests} requests (${r.put} PUT, ${r.head} HEAD)`)
+      console.error(
+        `  ${phase.padEnd(9)} ${tool.padEnd(6)} ${r.wall.toFixed(2)} s, cpu ${r.cpu.toFixed(2)} s, rss ${r.rssMiB.toFixed(0)} MiB, up ${r.uploadedMiB.toFixed(1)} MiB, ${r.requests} requests (${r.put} PUT, ${r.head} HEAD)`,
+      )
     }
     if (phase === 'change-1%') {
       const now = digest(data)
@@ -215,10 +334,13 @@ const lines = [
 for (const r of results) {
   const restic = results.find((x) => x.set === r.set && x.phase === r.phase && x.tool === 'restic')
   const ratio = r.tool === 'agent' ? (r.wall / restic.wall).toFixed(2) : ''
-  lines.push(`| ${r.set} | ${r.phase} | ${r.tool} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${r.uploadedMiB.toFixed(1)} | ${r.requests} (${r.put} / ${r.head}) | ${ratio} |`)
+  lines.push(
+    `| ${r.set} | ${r.phase} | ${r.tool} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${r.uploadedMiB.toFixed(1)} | ${r.requests} (${r.put} / ${r.head}) | ${ratio} |`,
+  )
 }
 console.log(lines.join('\n'))
-if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ versions, minio: minioVersion, quick, results }, null, 2))
+if (jsonOut !== undefined)
+  writeFileSync(jsonOut, JSON.stringify({ versions, minio: minioVersion, quick, results }, null, 2))
 minio.kill('SIGKILL')
 if (!existsSync(work)) process.exit(0)
 rmSync(work, { recursive: true, force: true })

@@ -7,7 +7,17 @@ import http from 'node:http'
 export async function startCountingProxy(target) {
   const upstream = new URL(target)
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
-  const counts = { requests: 0, put: 0, get: 0, head: 0, list: 0, post: 0, delete: 0, uploadedBytes: 0, downloadedBytes: 0 }
+  const counts = {
+    requests: 0,
+    put: 0,
+    get: 0,
+    head: 0,
+    list: 0,
+    post: 0,
+    delete: 0,
+    uploadedBytes: 0,
+    downloadedBytes: 0,
+  }
   const server = http.createServer((req, res) => {
     counts.requests++
     const url = new URL(req.url, 'http://x')
@@ -16,11 +26,22 @@ export async function startCountingProxy(target) {
     else if (method === 'HEAD') counts.head++
     else if (method === 'POST') counts.post++
     else if (method === 'DELETE') counts.delete++
-    else if (method === 'GET' && (url.searchParams.has('list-type') || url.pathname.split('/').filter(Boolean).length <= 1)) counts.list++
+    else if (
+      method === 'GET' &&
+      (url.searchParams.has('list-type') || url.pathname.split('/').filter(Boolean).length <= 1)
+    )
+      counts.list++
     else counts.get++
     req.on('data', (d) => (counts.uploadedBytes += d.length))
     const forward = http.request(
-      { host: upstream.hostname, port: upstream.port, method, path: req.url, headers: req.headers, agent },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method,
+        path: req.url,
+        headers: req.headers,
+        agent,
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers)
         answer.on('data', (d) => (counts.downloadedBytes += d.length))
@@ -39,6 +60,10 @@ export async function startCountingProxy(target) {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     snapshot: () => ({ ...counts }),
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(resolve)
+      }),
   }
 }

@@ -24,7 +24,8 @@ function agent(agentDir, args, { killAfterMs } = {}) {
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+    const timer =
+      killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs)
     child.once('error', reject)
     child.once('close', (code, signal) => {
       clearTimeout(timer)
@@ -46,7 +47,13 @@ function generator(seed) {
   }
 }
 
-export async function runFaultInjection({ kills = 50, seed = 1, store, storeArgs = [], log = () => {} }) {
+export async function runFaultInjection({
+  kills = 50,
+  seed = 1,
+  store,
+  storeArgs = [],
+  log = () => {},
+}) {
   const random = generator(seed)
   const work = await mkdtemp(path.join(tmpdir(), 'keystone-faults-'))
   const src = path.join(work, 'src')
@@ -56,10 +63,23 @@ export async function runFaultInjection({ kills = 50, seed = 1, store, storeArgs
   }
   try {
     const files = {}
-    for (let i = 0; i < 150; i++) files[`small/${i % 10}/f${i}.txt`] = pseudoRandom(seed * 1000 + i, 512 + Math.floor(random() * 16384))
-    for (let i = 0; i < 4; i++) files[`big/b${i}.bin`] = pseudoRandom(seed * 7 + i, 1 * MiB + Math.floor(random() * 3 * MiB))
+    for (let i = 0; i < 150; i++)
+      files[`small/${i % 10}/f${i}.txt`] = pseudoRandom(
+        seed * 1000 + i,
+        512 + Math.floor(random() * 16384),
+      )
+    for (let i = 0; i < 4; i++)
+      files[`big/b${i}.bin`] = pseudoRandom(seed * 7 + i, 1 * MiB + Math.floor(random() * 3 * MiB))
     await writeTree(src, files)
-    const init = await agent(agentDir, ['init', store, '--write-recovery-key', path.join(work, 'recovery.key'), '--label', 'faults', ...storeArgs])
+    const init = await agent(agentDir, [
+      'init',
+      store,
+      '--write-recovery-key',
+      path.join(work, 'recovery.key'),
+      '--label',
+      'faults',
+      ...storeArgs,
+    ])
     if (init.code !== 0) fail(`init: ${init.stderr}`)
 
     const expected = new Map() // snapshot id → describeTree at the time it was taken
@@ -76,7 +96,8 @@ export async function runFaultInjection({ kills = 50, seed = 1, store, storeArgs
       const r = await agent(agentDir, ['restore', latest, '--target', target])
       if (r.code !== 0) fail(`${label}: restore exited ${r.code}: ${r.stderr}`)
       const got = JSON.stringify(describeTree(path.join(target, src)))
-      if (got !== JSON.stringify(expected.get(latest))) fail(`${label}: the restore of ${latest.slice(0, 8)} differs from the tree it was taken of`)
+      if (got !== JSON.stringify(expected.get(latest)))
+        fail(`${label}: the restore of ${latest.slice(0, 8)} differs from the tree it was taken of`)
       await rm(target, { recursive: true, force: true })
     }
 
@@ -97,11 +118,22 @@ export async function runFaultInjection({ kills = 50, seed = 1, store, storeArgs
       // Change the tree between runs: edits, a new file, a deletion, now and then a big file.
       for (let k = 0; k < 3; k++) {
         const i = Math.floor(random() * 150)
-        await writeTree(src, { [`small/${i % 10}/f${i}.txt`]: pseudoRandom(runs * 31 + k, 512 + Math.floor(random() * 16384)) })
+        await writeTree(src, {
+          [`small/${i % 10}/f${i}.txt`]: pseudoRandom(
+            runs * 31 + k,
+            512 + Math.floor(random() * 16384),
+          ),
+        })
       }
-      await writeTree(src, { [`new/run-${runs}.bin`]: pseudoRandom(runs, Math.floor(random() * 2 * MiB)) })
+      await writeTree(src, {
+        [`new/run-${runs}.bin`]: pseudoRandom(runs, Math.floor(random() * 2 * MiB)),
+      })
       if (runs % 3 === 0) await unlink(path.join(src, `new/run-${runs - 2}.bin`)).catch(() => {})
-      if (runs % 7 === 0) await writeFile(path.join(src, `big/b${runs % 4}.bin`), pseudoRandom(runs * 13, 1 * MiB + Math.floor(random() * 3 * MiB)))
+      if (runs % 7 === 0)
+        await writeFile(
+          path.join(src, `big/b${runs % 4}.bin`),
+          pseudoRandom(runs * 13, 1 * MiB + Math.floor(random() * 3 * MiB)),
+        )
       tree = describeTree(src)
 
       const before = new Set(known)
@@ -114,13 +146,21 @@ export async function runFaultInjection({ kills = 50, seed = 1, store, storeArgs
       known = await snapshotsNow()
       for (const id of known) if (!before.has(id)) expected.set(id, tree)
 
-      const verified = await agent(agentDir, ['verify', ...(runs % 10 === 0 ? ['--read-data'] : [])])
-      if (verified.code !== 0) fail(`run ${runs} (killed after ${delay} ms): verify exited ${verified.code}: ${verified.stderr}`)
+      const verified = await agent(agentDir, [
+        'verify',
+        ...(runs % 10 === 0 ? ['--read-data'] : []),
+      ])
+      if (verified.code !== 0)
+        fail(
+          `run ${runs} (killed after ${delay} ms): verify exited ${verified.code}: ${verified.stderr}`,
+        )
       if (runs % 5 === 0) {
         await restoreMatches(`run ${runs}`)
         restores++
       }
-      log(`run ${runs}: ${run.signal === 'SIGKILL' ? `killed after ${delay} ms` : 'finished'}; ${killed}/${kills} kills`)
+      log(
+        `run ${runs}: ${run.signal === 'SIGKILL' ? `killed after ${delay} ms` : 'finished'}; ${killed}/${kills} kills`,
+      )
     }
 
     // Converge: one whole pass, then a pass with nothing to do.
@@ -131,7 +171,10 @@ export async function runFaultInjection({ kills = 50, seed = 1, store, storeArgs
     restores++
     const idle = await agent(agentDir, ['backup', src, '--json'])
     const stats = JSON.parse(idle.stdout).stats
-    if (stats.readFiles !== 0 || stats.uploads !== 1) fail(`no convergence: the pass after the final one read ${stats.readFiles} files and made ${stats.uploads} uploads`)
+    if (stats.readFiles !== 0 || stats.uploads !== 1)
+      fail(
+        `no convergence: the pass after the final one read ${stats.readFiles} files and made ${stats.uploads} uploads`,
+      )
     const full = await agent(agentDir, ['verify', '--read-data'])
     if (full.code !== 0) fail(`final verify --read-data: ${full.stderr}`)
     return { runs, killed, restores, snapshots: expected.size }

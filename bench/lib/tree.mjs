@@ -43,7 +43,9 @@ export function describeTree(root) {
       else if (st.isDirectory()) {
         out[rel] = `dir ${mode} ${mtime}`
         walk(file)
-      } else out[rel] = `file ${mode} ${st.size} ${mtime} ${createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16)}`
+      } else
+        out[rel] =
+          `file ${mode} ${st.size} ${mtime} ${createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16)}`
     }
   }
   walk(root)

@@ -27,7 +27,12 @@ export interface BackupResult {
   snapshot: string
   queued: boolean
   offlineReason?: string
-  stats: Snapshot['stats'] & { readFiles: number; readBytes: number; uploads: number; uploadedBytes: number }
+  stats: Snapshot['stats'] & {
+    readFiles: number
+    readBytes: number
+    uploads: number
+    uploadedBytes: number
+  }
   skipped: string[]
 }
 
@@ -39,7 +44,10 @@ const BATCH_FILES = 256
 const BATCH_BYTES = 4 * 1024 * 1024
 
 const sameFile = (row: FileRow, f: ScannedFile) =>
-  BigInt(row.size) === f.stat.size && row.mtimeNs === f.stat.mtimeNs && row.ctimeNs === f.stat.ctimeNs && row.inode === f.stat.ino
+  BigInt(row.size) === f.stat.size &&
+  row.mtimeNs === f.stat.mtimeNs &&
+  row.ctimeNs === f.stat.ctimeNs &&
+  row.inode === f.stat.ino
 
 export async function backup(agent: Agent, options: BackupOptions): Promise<BackupResult> {
   const { repo, state, outbox } = agent
@@ -49,7 +57,8 @@ export async function backup(agent: Agent, options: BackupOptions): Promise<Back
   outbox.uploads = 0
   outbox.uploadedBytes = 0
   try {
-    if (state.queue().length > 0 && !(await outbox.drain(PROBE))) throw new StoreUnavailable(outbox.offlineReason ?? 'store unavailable')
+    if (state.queue().length > 0 && !(await outbox.drain(PROBE)))
+      throw new StoreUnavailable(outbox.offlineReason ?? 'store unavailable')
     lease = await Lease.shared(repo, host)
     await syncIndexes(repo, state)
   } catch (error) {
@@ -78,7 +87,12 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
     if (entry.type !== 'file') continue
     const row = index.get(entry.path)
     const ids = row === undefined ? [] : split(row.chunks)
-    if (row !== undefined && sameFile(row, entry) && (!checkChunks || ids.every((id) => state.hasBlob(id)))) chunksOf.set(entry.path, ids)
+    if (
+      row !== undefined &&
+      sameFile(row, entry) &&
+      (!checkChunks || ids.every((id) => state.hasBlob(id)))
+    )
+      chunksOf.set(entry.path, ids)
     else toRead.push(entry)
   }
   index.clear()
@@ -87,7 +101,12 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
   let readBytes = 0
   const failed = new Set<string>()
   if (toRead.length > 0) {
-    const pool = new ChunkPool(repo.keys, repo.parameters.chunker, agent.settings.compression !== false, 24 * 1024 * 1024)
+    const pool = new ChunkPool(
+      repo.keys,
+      repo.parameters.chunker,
+      agent.settings.compression !== false,
+      24 * 1024 * 1024,
+    )
     try {
       const tasks = new Map<number, string[]>()
       let batch: string[] = []
@@ -143,7 +162,11 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
   await packer.flush('data')
 
   // The manifest, as tree blobs in packs of their own (verify reads them without the data).
-  const entries = toEntries(scanned.filter((e) => !failed.has(e.path)), chunksOf, sizeOf)
+  const entries = toEntries(
+    scanned.filter((e) => !failed.has(e.path)),
+    chunksOf,
+    sizeOf,
+  )
   const manifest = encodeManifest(entries)
   const treeChunker = new Chunker(repo.keys.gear, TREE_SIZES)
   const tree: string[] = []
@@ -160,7 +183,10 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
   // Index: every blob stored but not indexed yet, this pass's and any a crashed pass left.
   const unindexed = state.unindexedPacks()
   if (unindexed.size > 0) {
-    const bytes = encodeIndex(repo.keys.seal, [...unindexed].map(([pack, list]) => ({ pack, entries: list })))
+    const bytes = encodeIndex(
+      repo.keys.seal,
+      [...unindexed].map(([pack, list]) => ({ pack, entries: list })),
+    )
     const name = indexName(sha256hex(bytes))
     await outbox.place(name, 'index', bytes)
     state.markIndexed(unindexed.keys(), name)
@@ -193,19 +219,44 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
     state.putFiles(
       toRead.flatMap((e): [string, FileRow][] =>
         !failed.has(e.path)
-          ? [[e.path, { size: sizeOf.get(e.path) ?? Number(e.stat.size), mtimeNs: e.stat.mtimeNs, ctimeNs: e.stat.ctimeNs, inode: e.stat.ino, chunks: Buffer.concat(chunksOf.get(e.path) ?? []) }]]
+          ? [
+              [
+                e.path,
+                {
+                  size: sizeOf.get(e.path) ?? Number(e.stat.size),
+                  mtimeNs: e.stat.mtimeNs,
+                  ctimeNs: e.stat.ctimeNs,
+                  inode: e.stat.ino,
+                  chunks: Buffer.concat(chunksOf.get(e.path) ?? []),
+                },
+              ],
+            ]
           : [],
       ),
     )
     state.setMeta(key, name)
     state.setMeta('files-checked', 'yes')
-    state.setMeta('last-pass', JSON.stringify({ time: snapshot.time, snapshot: name, queued: placed === 'queued', stats: snapshot.stats }))
+    state.setMeta(
+      'last-pass',
+      JSON.stringify({
+        time: snapshot.time,
+        snapshot: name,
+        queued: placed === 'queued',
+        stats: snapshot.stats,
+      }),
+    )
   })
   return {
     snapshot: name,
     queued: placed === 'queued',
     ...(outbox.offlineReason !== undefined && { offlineReason: outbox.offlineReason }),
-    stats: { ...snapshot.stats, readFiles: toRead.length - failed.size, readBytes, uploads: outbox.uploads, uploadedBytes: outbox.uploadedBytes },
+    stats: {
+      ...snapshot.stats,
+      readFiles: toRead.length - failed.size,
+      readBytes,
+      uploads: outbox.uploads,
+      uploadedBytes: outbox.uploadedBytes,
+    },
     skipped,
   }
 }
@@ -216,7 +267,11 @@ const split = (chunks: Buffer) => {
   return ids
 }
 
-function toEntries(scanned: Scanned[], chunksOf: Map<string, Uint8Array[]>, sizeOf: Map<string, number>): Entry[] {
+function toEntries(
+  scanned: Scanned[],
+  chunksOf: Map<string, Uint8Array[]>,
+  sizeOf: Map<string, number>,
+): Entry[] {
   return scanned.map((e): Entry => {
     const common = {
       path: manifestPath(e.path),
@@ -225,7 +280,13 @@ function toEntries(scanned: Scanned[], chunksOf: Map<string, Uint8Array[]>, size
       gid: Number(e.stat.gid),
       mtimeNs: e.stat.mtimeNs,
     }
-    if (e.type === 'file') return { ...common, type: 'file', size: sizeOf.get(e.path) ?? Number(e.stat.size), chunks: chunksOf.get(e.path) ?? [] }
+    if (e.type === 'file')
+      return {
+        ...common,
+        type: 'file',
+        size: sizeOf.get(e.path) ?? Number(e.stat.size),
+        chunks: chunksOf.get(e.path) ?? [],
+      }
     if (e.type === 'symlink') return { ...common, type: 'symlink', target: e.target }
     return { ...common, type: 'dir' }
   })
@@ -259,7 +320,10 @@ class Packer {
     if (this.#pending.has(hex) || this.agent.state.hasBlob(blob.id)) return
     this.#pending.add(hex)
     const builder = this.#builders[kind]
-    builder.add({ id: blob.id, kind: blob.kind, compressed: blob.compressed, rawLength: blob.rawLength }, blob.sealed)
+    builder.add(
+      { id: blob.id, kind: blob.kind, compressed: blob.compressed, rawLength: blob.rawLength },
+      blob.sealed,
+    )
     if (builder.size >= this.agent.repo.parameters.packSize) await this.flush(kind)
   }
 
@@ -270,7 +334,9 @@ class Packer {
     const bytes = builder.finish(this.agent.repo.keys.seal)
     const id = sha256hex(bytes)
     this.bytes += bytes.length
-    const upload = this.#store(id, bytes, builder.entries).finally(() => this.#inFlight.delete(upload))
+    const upload = this.#store(id, bytes, builder.entries).finally(() =>
+      this.#inFlight.delete(upload),
+    )
     this.#inFlight.add(upload)
     while (this.#inFlight.size >= this.uploads) await Promise.race(this.#inFlight)
     if (this.#failure !== undefined) throw this.#failure

@@ -22,7 +22,8 @@ export class Catalog {
     for (const o of await repo.list('index/')) {
       for (const p of await repo.readIndex(o.name)) {
         catalog.indexOfPack.set(p.pack, o.name)
-        for (const entry of p.entries) catalog.blobs.set(Buffer.from(entry.id).toString('hex'), { pack: p.pack, entry })
+        for (const entry of p.entries)
+          catalog.blobs.set(Buffer.from(entry.id).toString('hex'), { pack: p.pack, entry })
       }
     }
     return catalog
@@ -31,16 +32,29 @@ export class Catalog {
   locate(id: Uint8Array | string, needed: string): Located {
     const hex = typeof id === 'string' ? id : Buffer.from(id).toString('hex')
     const found = this.blobs.get(hex)
-    if (found === undefined) throw new IntegrityError(needed, `blob ${hex} is in no index of the repository`)
+    if (found === undefined)
+      throw new IntegrityError(needed, `blob ${hex} is in no index of the repository`)
     return found
   }
 }
 
 // One blob's plaintext out of a verified pack.
-export function blobFromPack(repo: Repository, pack: string, bytes: Buffer, entry: BlobEntry, checkId = true): Buffer {
+export function blobFromPack(
+  repo: Repository,
+  pack: string,
+  bytes: Buffer,
+  entry: BlobEntry,
+  checkId = true,
+): Buffer {
   try {
-    if (entry.offset + entry.length > bytes.length) throw new FormatError('a blob lies outside the pack')
-    return openBlob(repo.keys, entry, bytes.subarray(entry.offset, entry.offset + entry.length), checkId)
+    if (entry.offset + entry.length > bytes.length)
+      throw new FormatError('a blob lies outside the pack')
+    return openBlob(
+      repo.keys,
+      entry,
+      bytes.subarray(entry.offset, entry.offset + entry.length),
+      checkId,
+    )
   } catch (error) {
     if (error instanceof FormatError) throw new IntegrityError(packName(pack), error.message)
     throw error
@@ -48,7 +62,12 @@ export function blobFromPack(repo: Repository, pack: string, bytes: Buffer, entr
 }
 
 // A snapshot's manifest, from its tree blobs.
-export async function loadManifest(repo: Repository, catalog: Catalog, name: string, snapshot: Snapshot): Promise<Entry[]> {
+export async function loadManifest(
+  repo: Repository,
+  catalog: Catalog,
+  name: string,
+  snapshot: Snapshot,
+): Promise<Entry[]> {
   const packs = new Map<string, Buffer>()
   const parts: Buffer[] = []
   for (const id of snapshot.tree) {
@@ -63,7 +82,8 @@ export async function loadManifest(repo: Repository, catalog: Catalog, name: str
   try {
     return decodeManifest(Buffer.concat(parts))
   } catch (error) {
-    if (error instanceof FormatError) throw new IntegrityError(name, `its manifest is damaged: ${error.message}`)
+    if (error instanceof FormatError)
+      throw new IntegrityError(name, `its manifest is damaged: ${error.message}`)
     throw error
   }
 }

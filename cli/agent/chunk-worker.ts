@@ -48,7 +48,12 @@ function flush(task: number): void {
 
 function news(task: number, file: number, update: Omit<FileNews, 'file'>): void {
   const last = pending.at(-1)
-  if (last !== undefined && last.file === file && last.size === undefined && last.error === undefined) {
+  if (
+    last !== undefined &&
+    last.file === file &&
+    last.size === undefined &&
+    last.error === undefined
+  ) {
     last.blobs.push(...update.blobs)
     if (update.size !== undefined) last.size = update.size
     if (update.error !== undefined) last.error = update.error
@@ -82,7 +87,9 @@ function chunkFile(path: string, task: number, index: number): number {
       while (start < filled) {
         const length = chunker.nextCut(view, start, eof)
         if (length === 0) break
-        blobs.push(sealBlob(keys, view.subarray(start, start + length), BlobKind.data, init.compression))
+        blobs.push(
+          sealBlob(keys, view.subarray(start, start + length), BlobKind.data, init.compression),
+        )
         start += length
       }
       if (blobs.length > 0) news(task, index, { blobs })

@@ -20,8 +20,12 @@ export interface DaemonOptions {
 export async function runDaemon(agent: Agent, options: DaemonOptions): Promise<void> {
   const { state, outbox } = agent
   const report = (status: Omit<DaemonStatus, 'pid' | 'updated'>) =>
-    state.setMeta('daemon', JSON.stringify({ pid: process.pid, updated: new Date().toISOString(), ...status }))
-  const wait = (ms: number) => sleep(ms, undefined, { signal: options.signal }).catch(() => undefined)
+    state.setMeta(
+      'daemon',
+      JSON.stringify({ pid: process.pid, updated: new Date().toISOString(), ...status }),
+    )
+  const wait = (ms: number) =>
+    sleep(ms, undefined, { signal: options.signal }).catch(() => undefined)
 
   while (!options.signal.aborted) {
     report({ state: 'backing-up' })
@@ -40,15 +44,29 @@ export async function runDaemon(agent: Agent, options: DaemonOptions): Promise<v
       options.log(`backup failed: ${error.message}`)
     }
     const nextPass = Date.now() + options.intervalMs
-    for (let attempt = 0; state.queue().length > 0 && !options.signal.aborted && Date.now() < nextPass; attempt++) {
+    for (
+      let attempt = 0;
+      state.queue().length > 0 && !options.signal.aborted && Date.now() < nextPass;
+      attempt++
+    ) {
       const delay = Math.min(backoffDelay(attempt, options.retry), nextPass - Date.now())
-      report({ state: 'offline', nextRetry: new Date(Date.now() + delay).toISOString(), ...(lastError !== undefined && { lastError }), ...(outbox.offlineReason !== undefined && { lastError: outbox.offlineReason }) })
+      report({
+        state: 'offline',
+        nextRetry: new Date(Date.now() + delay).toISOString(),
+        ...(lastError !== undefined && { lastError }),
+        ...(outbox.offlineReason !== undefined && { lastError: outbox.offlineReason }),
+      })
       await wait(delay)
       if (options.signal.aborted) break
       report({ state: 'draining' })
-      if (await outbox.drain({ ...options.retry, attempts: 1 })) options.log('the store is back: the queue is uploaded')
+      if (await outbox.drain({ ...options.retry, attempts: 1 }))
+        options.log('the store is back: the queue is uploaded')
     }
-    report({ state: 'idle', nextPass: new Date(nextPass).toISOString(), ...(lastError !== undefined && { lastError }) })
+    report({
+      state: 'idle',
+      nextPass: new Date(nextPass).toISOString(),
+      ...(lastError !== undefined && { lastError }),
+    })
     await wait(nextPass - Date.now())
   }
 }

@@ -50,15 +50,23 @@ export async function init(home: AgentHome, options: InitOptions): Promise<InitR
     },
   )
   if (!exists && options.recoveryKeyFile !== undefined)
-    throw new UserError(`${store.url} holds no repository to join`, { hint: 'drop --recovery-key-file to create one' })
+    throw new UserError(`${store.url} holds no repository to join`, {
+      hint: 'drop --recovery-key-file to create one',
+    })
   if (exists && options.recoveryKeyFile === undefined)
     throw new UserError(`${store.url} already holds a repository`, {
       hint: 'join it with `keystone agent init <store> --recovery-key-file <file>`, or add this device from another one',
     })
   if (!exists && !options.terminal && options.writeRecoveryKey === undefined)
-    throw new UsageError('no terminal to show the recovery key on', 'pass --write-recovery-key <file> (a private place, e.g. a USB stick) to save it instead')
+    throw new UsageError(
+      'no terminal to show the recovery key on',
+      'pass --write-recovery-key <file> (a private place, e.g. a USB stick) to save it instead',
+    )
   if (options.writeRecoveryKey !== undefined && existsSync(options.writeRecoveryKey))
-    throw new UsageError(`${options.writeRecoveryKey} already exists`, 'name a new file: a recovery key is never overwritten')
+    throw new UsageError(
+      `${options.writeRecoveryKey} already exists`,
+      'name a new file: a recovery key is never overwritten',
+    )
 
   const device = await newIdentity()
   if (exists) {
@@ -71,11 +79,15 @@ export async function init(home: AgentHome, options: InitOptions): Promise<InitR
     const print = fingerprint(keyIdOf(recovery.recipient))
     // The recovery key is shown (or saved) before the repository exists: there is no moment in
     // which data depends on a key nobody has seen.
-    if (options.writeRecoveryKey !== undefined) writeFileSync(options.writeRecoveryKey, recovery.identity + '\n', { mode: 0o600, flag: 'wx' })
+    if (options.writeRecoveryKey !== undefined)
+      writeFileSync(options.writeRecoveryKey, recovery.identity + '\n', { mode: 0o600, flag: 'wx' })
     else options.showRecoveryKey(recovery.identity, print)
     await Repository.create(
       store,
-      { device: { recipient: device.recipient, label: options.label }, recovery: { recipient: await recipientOf(recovery.identity) } },
+      {
+        device: { recipient: device.recipient, label: options.label },
+        recovery: { recipient: await recipientOf(recovery.identity) },
+      },
       DEFAULT_PARAMETERS,
     )
   }

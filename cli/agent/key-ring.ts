@@ -35,7 +35,9 @@ export const keyName = (id: string) => `keys/${id}`
 export const fingerprint = (id: string) => id.slice(0, 16).replace(/(.{4})(?!$)/g, '$1-')
 
 const macOf = (keys: RepositoryKeys, o: Omit<KeyObject, 'mac'>) =>
-  createHmac('sha256', keys.keyMac).update(JSON.stringify([o.version, o.kind, o.created, o.label, o.wrapped])).digest('hex')
+  createHmac('sha256', keys.keyMac)
+    .update(JSON.stringify([o.version, o.kind, o.created, o.label, o.wrapped]))
+    .digest('hex')
 
 export async function wrapKey(
   master: Uint8Array,
@@ -72,10 +74,17 @@ function parse(name: string, bytes: Uint8Array): KeyObject {
 }
 
 // The master key, from the key object for `identity`.
-export async function unwrapKey(name: string, bytes: Uint8Array, identity: string): Promise<Buffer> {
+export async function unwrapKey(
+  name: string,
+  bytes: Uint8Array,
+  identity: string,
+): Promise<Buffer> {
   const o = parse(name, bytes)
-  const master = Buffer.from(await decryptFile(name, Buffer.from(o.wrapped, 'base64'), { identities: [identity] }))
-  if (master.length !== 32) throw new IntegrityError(name, 'the wrapped master key has the wrong length')
+  const master = Buffer.from(
+    await decryptFile(name, Buffer.from(o.wrapped, 'base64'), { identities: [identity] }),
+  )
+  if (master.length !== 32)
+    throw new IntegrityError(name, 'the wrapped master key has the wrong length')
   return master
 }
 
@@ -89,7 +98,12 @@ export function readKeyInfo(name: string, bytes: Uint8Array, keys: RepositoryKey
     throw new IntegrityError(name, 'the key object was altered (its MAC does not match)')
   const label = open(keys.seal, Buffer.from(o.label, 'base64'), LABEL_AAD)
   if (label === undefined) throw new IntegrityError(name, 'the key label does not authenticate')
-  return { id: name.slice('keys/'.length), kind: o.kind, created: o.created, label: label.toString('utf8') }
+  return {
+    id: name.slice('keys/'.length),
+    kind: o.kind,
+    created: o.created,
+    label: label.toString('utf8'),
+  }
 }
 
 export { recipientOf }

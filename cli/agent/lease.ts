@@ -37,9 +37,12 @@ export class Lease {
     const other = await readLease(repo, 'locks/exclusive')
     if (other !== undefined && live(other)) {
       await lease.release()
-      throw new UserError(`prune is running on ${other.host} (its lease runs until ${other.expires})`, {
-        hint: 'the backup can run when it ends; the agent daemon retries by itself',
-      })
+      throw new UserError(
+        `prune is running on ${other.host} (its lease runs until ${other.expires})`,
+        {
+          hint: 'the backup can run when it ends; the agent daemon retries by itself',
+        },
+      )
     }
     lease.#keepAlive()
     return lease
@@ -50,7 +53,9 @@ export class Lease {
     for (let attempt = 0; !(await repo.store.putIfAbsent(lease.name, lease.#sealed())); attempt++) {
       const other = await readLease(repo, lease.name)
       if (other !== undefined && live(other))
-        throw new UserError(`another prune is running on ${other.host} (its lease runs until ${other.expires})`)
+        throw new UserError(
+          `another prune is running on ${other.host} (its lease runs until ${other.expires})`,
+        )
       if (attempt > 0) throw new UserError('could not take the prune lease; try again')
       await repo.store.delete(lease.name) // expired: its holder crashed
     }
@@ -63,9 +68,12 @@ export class Lease {
         continue
       }
       await lease.release()
-      throw new UserError(`a backup is running on ${other.host} (its lease runs until ${other.expires})`, {
-        hint: 'prune never deletes data a running backup needs; run it again when the backup ends',
-      })
+      throw new UserError(
+        `a backup is running on ${other.host} (its lease runs until ${other.expires})`,
+        {
+          hint: 'prune never deletes data a running backup needs; run it again when the backup ends',
+        },
+      )
     }
     lease.#keepAlive()
     return lease

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
+import { writeFileDurable } from '../fs/durable.js'
 import type { AgentState, QueuedObject } from './state.js'
 import { QUICK, retrying, type Backoff } from './store/retry.js'
 import { StoreUnavailable, type Store } from './store/store.js'
@@ -29,7 +29,11 @@ export class Outbox {
     this.offlineReason ??= reason
   }
 
-  async place(name: string, kind: QueuedObject['kind'], bytes: Uint8Array): Promise<'stored' | 'queued'> {
+  async place(
+    name: string,
+    kind: QueuedObject['kind'],
+    bytes: Uint8Array,
+  ): Promise<'stored' | 'queued'> {
     if (this.online && this.state.queue().length === 0) {
       try {
         await retrying(() => this.store.put(name, bytes), this.backoff)
@@ -51,19 +55,7 @@ export class Outbox {
   }
 
   async #spool(name: string, bytes: Uint8Array): Promise<void> {
-    await fs.mkdir(this.spoolDir, { recursive: true, mode: 0o700 })
-    const file = this.#spoolFile(name)
-    const temp = `${file}.tmp-${randomBytes(6).toString('hex')}`
-    const handle = await fs.open(temp, 'wx', 0o600)
-    try {
-      await handle.writeFile(bytes)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await fs.rename(temp, file)
-    const dir = await fs.open(this.spoolDir, 'r')
-    await dir.sync().finally(() => dir.close())
+    await writeFileDurable(this.#spoolFile(name), bytes)
   }
 
   // Uploads the queue in order; true when it is empty. Stops at the first object the store
@@ -92,6 +84,10 @@ export class Outbox {
   async removeStrays(): Promise<void> {
     const queued = new Set(this.state.queue().map((q) => path.basename(this.#spoolFile(q.name))))
     const names = await fs.readdir(this.spoolDir).catch(() => [] as string[])
-    await Promise.all(names.filter((n) => !queued.has(n)).map((n) => fs.rm(path.join(this.spoolDir, n), { force: true })))
+    await Promise.all(
+      names
+        .filter((n) => !queued.has(n))
+        .map((n) => fs.rm(path.join(this.spoolDir, n), { force: true })),
+    )
   }
 }

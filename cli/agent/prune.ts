@@ -28,7 +28,11 @@ export async function prune(
   try {
     const all = await listSnapshots(repo)
     const kept = keep(
-      all.map((s) => ({ id: s.id, time: s.snapshot.time, group: JSON.stringify([s.snapshot.host, s.snapshot.paths]) })),
+      all.map((s) => ({
+        id: s.id,
+        time: s.snapshot.time,
+        group: JSON.stringify([s.snapshot.host, s.snapshot.paths]),
+      })),
       policy,
     )
     const forget = all.filter((s) => !kept.has(s.id))
@@ -38,7 +42,8 @@ export async function prune(
       if (!kept.has(s.id)) continue
       for (const id of s.snapshot.tree) needed.add(id)
       for (const e of await loadManifest(repo, catalog, s.name, s.snapshot)) {
-        if (e.type === 'file') for (const id of e.chunks) needed.add(Buffer.from(id).toString('hex'))
+        if (e.type === 'file')
+          for (const id of e.chunks) needed.add(Buffer.from(id).toString('hex'))
       }
     }
     const packs = new Map<string, { keep: boolean; bytes: number }>()
@@ -65,7 +70,10 @@ export async function prune(
         if (!packs.get(pack)!.keep) continue
         survivors.set(pack, [...(survivors.get(pack) ?? []), entry])
       }
-      const fresh = survivors.size > 0 ? await repo.writeIndex([...survivors].map(([pack, entries]) => ({ pack, entries }))) : undefined
+      const fresh =
+        survivors.size > 0
+          ? await repo.writeIndex([...survivors].map(([pack, entries]) => ({ pack, entries })))
+          : undefined
       for (const name of oldIndexes) if (name !== fresh) await repo.store.delete(name)
       for (const [pack] of doomed) await repo.store.delete(packName(pack))
       // This device's own state forgets the old indexes now rather than at its next backup.

@@ -65,14 +65,28 @@ export class Repository {
     const id = randomBytes(16).toString('hex')
     const master = randomBytes(32)
     const keys = deriveKeys(master, id)
-    const device = await wrapKey(master, keys, wrapFor.device.recipient, 'device', wrapFor.device.label)
-    const recovery = await wrapKey(master, keys, wrapFor.recovery.recipient, 'recovery', 'recovery key')
+    const device = await wrapKey(
+      master,
+      keys,
+      wrapFor.device.recipient,
+      'device',
+      wrapFor.device.label,
+    )
+    const recovery = await wrapKey(
+      master,
+      keys,
+      wrapFor.recovery.recipient,
+      'recovery',
+      'recovery key',
+    )
     await retrying(() => store.put(device.name, device.bytes))
     await retrying(() => store.put(recovery.name, recovery.bytes))
     const config: ConfigObject = {
       version: 1,
       id,
-      parameters: seal(keys.seal, Buffer.from(JSON.stringify(parameters)), CONFIG_AAD).toString('base64'),
+      parameters: seal(keys.seal, Buffer.from(JSON.stringify(parameters)), CONFIG_AAD).toString(
+        'base64',
+      ),
     }
     // The config is written last and only if absent: two devices initialising the same store
     // at once cannot both win, and a half-initialised store has no config.
@@ -102,7 +116,9 @@ export class Repository {
     }
     const configBytes = await fetch('config').catch((error: unknown) => {
       if (error instanceof ObjectMissing)
-        throw new UserError(`${store.url} holds no repository`, { hint: 'create one with `keystone agent init <store>`' })
+        throw new UserError(`${store.url} holds no repository`, {
+          hint: 'create one with `keystone agent init <store>`',
+        })
       throw error
     })
     const name = keyName(keyIdOf(await recipientOf(identity)))
@@ -118,14 +134,22 @@ export class Repository {
     const keys = deriveKeys(master, config.id)
     readKeyInfo(name, wrapped, keys) // its MAC: the object is exactly what a device wrote
     const parameters = open(keys.seal, Buffer.from(config.parameters ?? '', 'base64'), CONFIG_AAD)
-    if (parameters === undefined) throw new IntegrityError('config', 'does not authenticate with this key')
-    return new Repository(store, config.id, master, keys, JSON.parse(parameters.toString('utf8')) as Parameters)
+    if (parameters === undefined)
+      throw new IntegrityError('config', 'does not authenticate with this key')
+    return new Repository(
+      store,
+      config.id,
+      master,
+      keys,
+      JSON.parse(parameters.toString('utf8')) as Parameters,
+    )
   }
 
   // An object named by its SHA-256, checked before anything reads it.
   async readAddressed(name: string): Promise<Buffer> {
     const bytes = await retrying(() => this.store.get(name))
-    if (sha256hex(bytes) !== idOfName(name)) throw new IntegrityError(name, 'its content does not match its name (damaged or altered)')
+    if (sha256hex(bytes) !== idOfName(name))
+      throw new IntegrityError(name, 'its content does not match its name (damaged or altered)')
     return bytes
   }
 
@@ -182,12 +206,18 @@ function parseConfig(bytes: Buffer): ConfigObject {
   } catch {
     throw new IntegrityError('config', 'not JSON')
   }
-  if (config.version !== 1 || typeof config.id !== 'string' || Object.keys(config).join() !== 'version,id,parameters' || JSON.stringify(config) !== text)
+  if (
+    config.version !== 1 ||
+    typeof config.id !== 'string' ||
+    Object.keys(config).join() !== 'version,id,parameters' ||
+    JSON.stringify(config) !== text
+  )
     throw new IntegrityError('config', 'not a version 1 config')
   return config
 }
 
 export function asIntegrity(name: string, error: unknown): Error {
-  if (error instanceof FormatError || error instanceof SyntaxError) return new IntegrityError(name, error.message)
+  if (error instanceof FormatError || error instanceof SyntaxError)
+    return new IntegrityError(name, error.message)
   return error as Error
 }

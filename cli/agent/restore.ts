@@ -1,4 +1,15 @@
-import { chmodSync, closeSync, promises as fs, ftruncateSync, lchownSync, lutimesSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  chmodSync,
+  closeSync,
+  promises as fs,
+  ftruncateSync,
+  lchownSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import path from 'node:path'
 import { UserError } from '../errors.js'
 import { blobFromPack, Catalog, loadManifest, type Located } from './catalog.js'
@@ -30,14 +41,25 @@ interface Placement {
   whole: boolean // the file's only chunk: written (and created) in one call
 }
 
-export async function restore(repo: Repository, listed: ListedSnapshot, options: RestoreOptions): Promise<RestoreResult> {
+export async function restore(
+  repo: Repository,
+  listed: ListedSnapshot,
+  options: RestoreOptions,
+): Promise<RestoreResult> {
   const target = path.resolve(options.target)
   await checkTarget(target, options.overwrite === true)
   const catalog = await Catalog.load(repo)
   const manifest = await loadManifest(repo, catalog, listed.name, listed.snapshot)
   const include = options.include?.replace(/^\/+|\/+$/g, '')
-  const entries = manifest.filter((e) => include === undefined || include === '' || e.path === include || e.path.startsWith(include + '/'))
-  if (entries.length === 0) throw new UserError(`${options.include} is not in snapshot ${listed.id.slice(0, 8)}`)
+  const entries = manifest.filter(
+    (e) =>
+      include === undefined ||
+      include === '' ||
+      e.path === include ||
+      e.path.startsWith(include + '/'),
+  )
+  if (entries.length === 0)
+    throw new UserError(`${options.include} is not in snapshot ${listed.id.slice(0, 8)}`)
 
   const where = (e: Entry) => path.join(target, e.path)
   const byPack = new Map<string, { located: Located; places: Placement[] }[]>()
@@ -90,7 +112,10 @@ export async function restore(repo: Repository, listed: ListedSnapshot, options:
     await fs.symlink(e.target, where(e))
   }
   const asRoot = process.getuid?.() === 0
-  const ordered = [...entries].sort((a, b) => (a.type === 'dir' ? 1 : 0) - (b.type === 'dir' ? 1 : 0) || b.path.length - a.path.length)
+  const ordered = [...entries].sort(
+    (a, b) =>
+      (a.type === 'dir' ? 1 : 0) - (b.type === 'dir' ? 1 : 0) || b.path.length - a.path.length,
+  )
   for (const e of ordered) setMetadata(where(e), e, asRoot)
   return {
     files: entries.filter((e) => e.type === 'file').length,
@@ -103,10 +128,14 @@ export async function restore(repo: Repository, listed: ListedSnapshot, options:
 async function checkTarget(target: string, overwrite: boolean): Promise<void> {
   const names = await fs.readdir(target).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [] as string[]
-    throw new UserError(`${target}: ${error.code === 'ENOTDIR' ? 'not a directory' : error.message}`)
+    throw new UserError(
+      `${target}: ${error.code === 'ENOTDIR' ? 'not a directory' : error.message}`,
+    )
   })
   if (names.length > 0 && !overwrite)
-    throw new UserError(`${target} is not empty`, { hint: 'restore into an empty directory, or pass --overwrite to replace what is there' })
+    throw new UserError(`${target} is not empty`, {
+      hint: 'restore into an empty directory, or pass --overwrite to replace what is there',
+    })
 }
 
 // Synchronous on purpose: thousands of small writes cost less without a promise each.

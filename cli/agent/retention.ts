@@ -19,9 +19,16 @@ const pad = (n: number) => String(n).padStart(2, '0')
 
 // ISO week: weeks start on Monday; the week-year is the year of that week's Thursday.
 function isoWeek(d: Date): string {
-  const thursday = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 3 - ((d.getUTCDay() + 6) % 7)))
+  const thursday = new Date(
+    Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 3 - ((d.getUTCDay() + 6) % 7)),
+  )
   const firstThursday = new Date(Date.UTC(thursday.getUTCFullYear(), 0, 4))
-  const week = 1 + Math.round((thursday.getTime() - firstThursday.getTime()) / 86_400_000 / 7 - ((firstThursday.getUTCDay() + 6) % 7 - 3) / 7)
+  const week =
+    1 +
+    Math.round(
+      (thursday.getTime() - firstThursday.getTime()) / 86_400_000 / 7 -
+        (((firstThursday.getUTCDay() + 6) % 7) - 3) / 7,
+    )
   return `${thursday.getUTCFullYear()}-W${pad(week)}`
 }
 
@@ -41,7 +48,9 @@ export function keep(snapshots: readonly Dated[], policy: Policy): Set<string> {
   const groups = new Map<string, Dated[]>()
   for (const s of snapshots) groups.set(s.group, [...(groups.get(s.group) ?? []), s])
   for (const list of groups.values()) {
-    const newest = [...list].sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id))
+    const newest = [...list].sort(
+      (a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id),
+    )
     newest.slice(0, policy.last ?? 0).forEach((s) => kept.add(s.id))
     for (const [rule, bucket] of PERIODS) {
       let remaining = policy[rule] ?? 0

@@ -38,7 +38,10 @@ async function withAgent<T>(args: AgentArgs, fn: (agent: Agent) => Promise<T>): 
   }
 }
 
-export async function runInit(args: AgentArgs & Omit<InitOptions, 'showRecoveryKey' | 'terminal' | 'label'> & { label?: string }) {
+export async function runInit(
+  args: AgentArgs &
+    Omit<InitOptions, 'showRecoveryKey' | 'terminal' | 'label'> & { label?: string },
+) {
   const out = args.output ?? processOutput
   const home = homeOf(args)
   const result = await init(home, {
@@ -57,10 +60,14 @@ export async function runInit(args: AgentArgs & Omit<InitOptions, 'showRecoveryK
         ].join('\n'),
       ),
   })
-  out.out(`${result.created ? 'Created' : 'Joined'} repository ${result.repository.slice(0, 8)} in ${home.readSettings().store}; this device's key is ${home.deviceKeyFile}`)
+  out.out(
+    `${result.created ? 'Created' : 'Joined'} repository ${result.repository.slice(0, 8)} in ${home.readSettings().store}; this device's key is ${home.deviceKeyFile}`,
+  )
 }
 
-export async function runBackup(args: AgentArgs & { paths: string[]; json: boolean }): Promise<void> {
+export async function runBackup(
+  args: AgentArgs & { paths: string[]; json: boolean },
+): Promise<void> {
   const out = args.output ?? processOutput
   await withAgent(args, async (agent) => {
     const result = await backup(agent, { paths: args.paths })
@@ -72,14 +79,19 @@ export async function runBackup(args: AgentArgs & { paths: string[]; json: boole
         `snapshot ${short(result.snapshot)} ${result.queued ? 'queued' : 'saved'}: ${s.files} files, ${s.dirs} directories (${formatBytes(s.bytes)}); ${s.readFiles} read, ${formatBytes(s.uploadedBytes)} uploaded in ${s.uploads} objects`,
       )
     if (result.queued)
-      throw new UserError(`the store is unreachable (${result.offlineReason}): the snapshot is queued on this device`, {
-        exitCode: ExitCode.queued,
-        hint: 'the next backup or `keystone agent run` uploads it when the store answers; `keystone agent status` shows what waits',
-      })
+      throw new UserError(
+        `the store is unreachable (${result.offlineReason}): the snapshot is queued on this device`,
+        {
+          exitCode: ExitCode.queued,
+          hint: 'the next backup or `keystone agent run` uploads it when the store answers; `keystone agent status` shows what waits',
+        },
+      )
   })
 }
 
-export async function runDaemonCommand(args: AgentArgs & { paths: string[]; intervalSeconds: number; retryCapSeconds: number }) {
+export async function runDaemonCommand(
+  args: AgentArgs & { paths: string[]; intervalSeconds: number; retryCapSeconds: number },
+) {
   const out = args.output ?? processOutput
   const controller = new AbortController()
   const stop = () => controller.abort()
@@ -105,12 +117,23 @@ export async function runStatus(args: AgentArgs & { json: boolean }): Promise<vo
   const out = args.output ?? processOutput
   const report = await agentStatus(homeOf(args))
   if (args.json) return out.out(JSON.stringify(report, null, 2))
-  const lines = [`store:    ${report.store} (${report.state}${report.offlineReason === undefined ? '' : `: ${report.offlineReason}`})`]
+  const lines = [
+    `store:    ${report.store} (${report.state}${report.offlineReason === undefined ? '' : `: ${report.offlineReason}`})`,
+  ]
   const p = report.pending
-  lines.push(p.objects === 0 ? 'pending:  nothing' : `pending:  ${p.objects} objects, ${formatBytes(p.bytes)}, ${p.snapshots} snapshot${p.snapshots === 1 ? '' : 's'}`)
+  lines.push(
+    p.objects === 0
+      ? 'pending:  nothing'
+      : `pending:  ${p.objects} objects, ${formatBytes(p.bytes)}, ${p.snapshots} snapshot${p.snapshots === 1 ? '' : 's'}`,
+  )
   if (report.lastBackup !== undefined)
-    lines.push(`last:     ${report.lastBackup.time} snapshot ${report.lastBackup.snapshot.slice(0, 8)}${report.lastBackup.queued ? ' (queued)' : ''}`)
-  if (report.daemon !== undefined) lines.push(`daemon:   ${report.daemon.state} (pid ${report.daemon.pid}, ${report.daemon.updated})`)
+    lines.push(
+      `last:     ${report.lastBackup.time} snapshot ${report.lastBackup.snapshot.slice(0, 8)}${report.lastBackup.queued ? ' (queued)' : ''}`,
+    )
+  if (report.daemon !== undefined)
+    lines.push(
+      `daemon:   ${report.daemon.state} (pid ${report.daemon.pid}, ${report.daemon.updated})`,
+    )
   out.out(lines.join('\n'))
 }
 
@@ -118,22 +141,44 @@ export async function runSnapshots(args: AgentArgs & { json: boolean }): Promise
   const out = args.output ?? processOutput
   await withAgent(args, async ({ repo }) => {
     const all = await listSnapshots(repo)
-    if (args.json) return out.out(JSON.stringify(all.map((s) => ({ id: s.id, ...s.snapshot })), null, 2))
+    if (args.json)
+      return out.out(
+        JSON.stringify(
+          all.map((s) => ({ id: s.id, ...s.snapshot })),
+          null,
+          2,
+        ),
+      )
     out.out(
       renderTable(
         ['ID', 'TIME', 'HOST', 'FILES', 'SIZE', 'PATHS'],
-        all.map((s) => [s.id.slice(0, 8), s.snapshot.time.replace(/\.\d+Z$/, 'Z'), s.snapshot.host, String(s.snapshot.stats.files), formatBytes(s.snapshot.stats.bytes), s.snapshot.paths.join(' ')]),
+        all.map((s) => [
+          s.id.slice(0, 8),
+          s.snapshot.time.replace(/\.\d+Z$/, 'Z'),
+          s.snapshot.host,
+          String(s.snapshot.stats.files),
+          formatBytes(s.snapshot.stats.bytes),
+          s.snapshot.paths.join(' '),
+        ]),
       ),
     )
   })
 }
 
-export async function runRestore(args: AgentArgs & { snapshot: string; path?: string; target: string; overwrite: boolean }) {
+export async function runRestore(
+  args: AgentArgs & { snapshot: string; path?: string; target: string; overwrite: boolean },
+) {
   const out = args.output ?? processOutput
   await withAgent(args, async ({ repo, settings }) => {
     const chosen = pickSnapshot(await listSnapshots(repo), args.snapshot, settings.label)
-    const r = await restore(repo, chosen, { target: args.target, overwrite: args.overwrite, ...(args.path !== undefined && { include: args.path }) })
-    out.out(`restored ${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks (${formatBytes(r.bytes)}) from snapshot ${chosen.id.slice(0, 8)} into ${args.target}`)
+    const r = await restore(repo, chosen, {
+      target: args.target,
+      overwrite: args.overwrite,
+      ...(args.path !== undefined && { include: args.path }),
+    })
+    out.out(
+      `restored ${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks (${formatBytes(r.bytes)}) from snapshot ${chosen.id.slice(0, 8)} into ${args.target}`,
+    )
   })
 }
 
@@ -148,16 +193,25 @@ export async function runVerify(args: AgentArgs & { readData: boolean }): Promis
     for (const problem of report.problems) out.err(`damaged: ${problem}`)
     const first = report.problems[0]!
     throw new IntegrityError(
-      report.problems.length === 1 ? first.slice(0, first.indexOf(':')) : `${report.problems.length} problems`,
-      report.problems.length === 1 ? first.slice(first.indexOf(':') + 2) : `in ${summary}; each is listed above`,
+      report.problems.length === 1
+        ? first.slice(0, first.indexOf(':'))
+        : `${report.problems.length} problems`,
+      report.problems.length === 1
+        ? first.slice(first.indexOf(':') + 2)
+        : `in ${summary}; each is listed above`,
     )
   })
 }
 
-export async function runPrune(args: AgentArgs & { policy: Policy; dryRun: boolean }): Promise<void> {
+export async function runPrune(
+  args: AgentArgs & { policy: Policy; dryRun: boolean },
+): Promise<void> {
   const out = args.output ?? processOutput
   if (isEmptyPolicy(args.policy))
-    throw new UserError('say what to keep', { exitCode: ExitCode.usage, hint: 'e.g. --keep-last 10 --keep-daily 7 --keep-weekly 4 --keep-monthly 12' })
+    throw new UserError('say what to keep', {
+      exitCode: ExitCode.usage,
+      hint: 'e.g. --keep-last 10 --keep-daily 7 --keep-weekly 4 --keep-monthly 12',
+    })
   await withAgent(args, async ({ repo, state, settings }) => {
     const r = await prune(repo, state, args.policy, { dryRun: args.dryRun, label: settings.label })
     out.out(
@@ -166,7 +220,15 @@ export async function runPrune(args: AgentArgs & { policy: Policy; dryRun: boole
   })
 }
 
-export async function runKeys(args: AgentArgs & { action: 'list' | 'add' | 'remove'; recipient?: string; id?: string; label?: string; json: boolean }) {
+export async function runKeys(
+  args: AgentArgs & {
+    action: 'list' | 'add' | 'remove'
+    recipient?: string
+    id?: string
+    label?: string
+    json: boolean
+  },
+) {
   const out = args.output ?? processOutput
   await withAgent(args, async ({ repo, home }) => {
     const identity = home.readDeviceKey()
@@ -183,7 +245,13 @@ export async function runKeys(args: AgentArgs & { action: 'list' | 'add' | 'remo
     out.out(
       renderTable(
         ['FINGERPRINT', 'KIND', 'LABEL', 'CREATED', ''],
-        keys.map((k) => [k.fingerprint, k.kind, k.label, k.created.slice(0, 10), k.thisDevice ? '(this device)' : '']),
+        keys.map((k) => [
+          k.fingerprint,
+          k.kind,
+          k.label,
+          k.created.slice(0, 10),
+          k.thisDevice ? '(this device)' : '',
+        ]),
       ),
     )
   })

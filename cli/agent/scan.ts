@@ -32,14 +32,17 @@ export function scan(roots: readonly string[]): ScanResult {
       return
     }
     if (stat.isFile()) entries.push({ type: 'file', path: file, stat })
-    else if (stat.isSymbolicLink()) entries.push({ type: 'symlink', path: file, stat, target: readlinkSync(file) })
+    else if (stat.isSymbolicLink())
+      entries.push({ type: 'symlink', path: file, stat, target: readlinkSync(file) })
     else if (stat.isDirectory()) {
       entries.push({ type: 'dir', path: file, stat })
       let names: string[]
       try {
         names = readdirSync(file)
       } catch (error) {
-        skipped.push(`${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+        skipped.push(
+          `${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        )
         return
       }
       for (const name of names.sort()) visit(path.join(file, name))

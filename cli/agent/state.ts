@@ -69,7 +69,10 @@ export class AgentState {
   }
 
   meta(key: string): string | undefined {
-    return (this.db.prepare('select value from meta where key = ?').get(key) as { value: string } | undefined)?.value
+    return (
+      this.db.prepare('select value from meta where key = ?').get(key) as
+        { value: string } | undefined
+    )?.value
   }
 
   setMeta(key: string, value: string): void {
@@ -78,7 +81,10 @@ export class AgentState {
 
   // The whole file index in one query: thousands of point lookups cost more than one scan.
   allFiles(): Map<string, FileRow> {
-    const rows = this.db.prepare('select path, size, mtime_ns, ctime_ns, inode, chunks from files').safeIntegers(true).all() as {
+    const rows = this.db
+      .prepare('select path, size, mtime_ns, ctime_ns, inode, chunks from files')
+      .safeIntegers(true)
+      .all() as {
       path: string
       size: bigint
       mtime_ns: bigint
@@ -86,13 +92,25 @@ export class AgentState {
       inode: bigint
       chunks: Buffer
     }[]
-    return new Map(rows.map((r) => [r.path, { size: Number(r.size), mtimeNs: r.mtime_ns, ctimeNs: r.ctime_ns, inode: r.inode, chunks: r.chunks }]))
+    return new Map(
+      rows.map((r) => [
+        r.path,
+        {
+          size: Number(r.size),
+          mtimeNs: r.mtime_ns,
+          ctimeNs: r.ctime_ns,
+          inode: r.inode,
+          chunks: r.chunks,
+        },
+      ]),
+    )
   }
 
   // All file rows of one pass, in one transaction.
   putFiles(rows: Iterable<[string, FileRow]>): void {
     this.db.transaction(() => {
-      for (const [path, r] of rows) this.#putFile.run(path, r.size, r.mtimeNs, r.ctimeNs, r.inode, r.chunks)
+      for (const [path, r] of rows)
+        this.#putFile.run(path, r.size, r.mtimeNs, r.ctimeNs, r.inode, r.chunks)
     })()
   }
 
@@ -107,25 +125,54 @@ export class AgentState {
   // Blobs of a pack that is now durable (in the store or the spool), not yet in any index.
   addStoredPack(pack: string, entries: readonly BlobEntry[]): void {
     this.db.transaction(() => {
-      for (const e of entries) this.#putBlob.run(e.id, pack, e.kind, e.compressed ? 1 : 0, e.offset, e.length, e.rawLength, 0)
+      for (const e of entries)
+        this.#putBlob.run(
+          e.id,
+          pack,
+          e.kind,
+          e.compressed ? 1 : 0,
+          e.offset,
+          e.length,
+          e.rawLength,
+          0,
+        )
     })()
   }
 
   // Blobs read from an index object of the repository (this device's or another's).
-  addIndexed(indexName: string, packs: readonly { pack: string; entries: readonly BlobEntry[] }[]): void {
+  addIndexed(
+    indexName: string,
+    packs: readonly { pack: string; entries: readonly BlobEntry[] }[],
+  ): void {
     this.db.transaction(() => {
       for (const p of packs) {
-        for (const e of p.entries) this.#putBlob.run(e.id, p.pack, e.kind, e.compressed ? 1 : 0, e.offset, e.length, e.rawLength, 1)
+        for (const e of p.entries)
+          this.#putBlob.run(
+            e.id,
+            p.pack,
+            e.kind,
+            e.compressed ? 1 : 0,
+            e.offset,
+            e.length,
+            e.rawLength,
+            1,
+          )
       }
       this.db.prepare('insert or ignore into seen_indexes (name) values (?)').run(indexName)
-      this.db.prepare('update blobs set indexed = 1 where indexed = 0 and pack in (select value from json_each(?))').run(
-        JSON.stringify(packs.map((p) => p.pack)),
-      )
+      this.db
+        .prepare(
+          'update blobs set indexed = 1 where indexed = 0 and pack in (select value from json_each(?))',
+        )
+        .run(JSON.stringify(packs.map((p) => p.pack)))
     })()
   }
 
   seenIndexes(): Set<string> {
-    return new Set((this.db.prepare('select name from seen_indexes').all() as { name: string }[]).map((r) => r.name))
+    return new Set(
+      (this.db.prepare('select name from seen_indexes').all() as { name: string }[]).map(
+        (r) => r.name,
+      ),
+    )
   }
 
   // The repository's indexes changed under us (a prune): forget what they said. Unindexed blobs
@@ -145,12 +192,29 @@ export class AgentState {
 
   unindexedPacks(): Map<string, BlobEntry[]> {
     const rows = this.db
-      .prepare('select id, pack, kind, compressed, offset, length, raw_length from blobs where indexed = 0 order by pack, offset')
-      .all() as { id: Buffer; pack: string; kind: BlobKind; compressed: number; offset: number; length: number; raw_length: number }[]
+      .prepare(
+        'select id, pack, kind, compressed, offset, length, raw_length from blobs where indexed = 0 order by pack, offset',
+      )
+      .all() as {
+      id: Buffer
+      pack: string
+      kind: BlobKind
+      compressed: number
+      offset: number
+      length: number
+      raw_length: number
+    }[]
     const packs = new Map<string, BlobEntry[]>()
     for (const r of rows) {
       const list = packs.get(r.pack) ?? []
-      list.push({ id: r.id, kind: r.kind, compressed: r.compressed === 1, offset: r.offset, length: r.length, rawLength: r.raw_length })
+      list.push({
+        id: r.id,
+        kind: r.kind,
+        compressed: r.compressed === 1,
+        offset: r.offset,
+        length: r.length,
+        rawLength: r.raw_length,
+      })
       packs.set(r.pack, list)
     }
     return packs
@@ -160,24 +224,46 @@ export class AgentState {
     this.db.transaction(() => {
       const mark = this.db.prepare('update blobs set indexed = 1 where pack = ?')
       for (const pack of packs) mark.run(pack)
-      if (indexName !== undefined) this.db.prepare('insert or ignore into seen_indexes (name) values (?)').run(indexName)
+      if (indexName !== undefined)
+        this.db.prepare('insert or ignore into seen_indexes (name) values (?)').run(indexName)
     })()
   }
 
   blob(id: Uint8Array): KnownBlob | undefined {
-    const r = this.db.prepare('select pack, kind, compressed, offset, length, raw_length from blobs where id = ?').get(id) as
-      | { pack: string; kind: BlobKind; compressed: number; offset: number; length: number; raw_length: number }
+    const r = this.db
+      .prepare('select pack, kind, compressed, offset, length, raw_length from blobs where id = ?')
+      .get(id) as
+      | {
+          pack: string
+          kind: BlobKind
+          compressed: number
+          offset: number
+          length: number
+          raw_length: number
+        }
       | undefined
     if (r === undefined) return undefined
-    return { id, pack: r.pack, kind: r.kind, compressed: r.compressed === 1, offset: r.offset, length: r.length, rawLength: r.raw_length }
+    return {
+      id,
+      pack: r.pack,
+      kind: r.kind,
+      compressed: r.compressed === 1,
+      offset: r.offset,
+      length: r.length,
+      rawLength: r.raw_length,
+    }
   }
 
   enqueue(name: string, kind: QueuedObject['kind'], bytes: number): void {
-    this.db.prepare('insert or ignore into queue (name, kind, bytes) values (?, ?, ?)').run(name, kind, bytes)
+    this.db
+      .prepare('insert or ignore into queue (name, kind, bytes) values (?, ?, ?)')
+      .run(name, kind, bytes)
   }
 
   queue(): QueuedObject[] {
-    return this.db.prepare('select seq, name, kind, bytes from queue order by seq').all() as QueuedObject[]
+    return this.db
+      .prepare('select seq, name, kind, bytes from queue order by seq')
+      .all() as QueuedObject[]
   }
 
   dequeue(name: string): void {

@@ -51,7 +51,11 @@ export async function agentStatus(home: AgentHome): Promise<StatusReport> {
     }
     const last = state.meta('last-pass')
     if (last !== undefined) {
-      const { time, snapshot, queued } = JSON.parse(last) as { time: string; snapshot: string; queued: boolean }
+      const { time, snapshot, queued } = JSON.parse(last) as {
+        time: string
+        snapshot: string
+        queued: boolean
+      }
       report.lastBackup = { time, snapshot: snapshot.slice('snapshots/'.length), queued }
     }
     const daemon = state.meta('daemon')

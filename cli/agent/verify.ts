@@ -14,10 +14,20 @@ import { ObjectMissing } from './store/store.js'
 export interface VerifyReport {
   problems: string[] // "<object>: <reason>"
   notes: string[]
-  counts: { keys: number; indexes: number; snapshots: number; packs: number; blobs: number; readPacks: number }
+  counts: {
+    keys: number
+    indexes: number
+    snapshots: number
+    packs: number
+    blobs: number
+    readPacks: number
+  }
 }
 
-export async function verify(repo: Repository, options: { readData: boolean }): Promise<VerifyReport> {
+export async function verify(
+  repo: Repository,
+  options: { readData: boolean },
+): Promise<VerifyReport> {
   const problems: string[] = []
   const notes: string[] = []
   const record = (error: unknown) => {
@@ -41,7 +51,8 @@ export async function verify(repo: Repository, options: { readData: boolean }): 
     try {
       for (const p of await repo.readIndex(o.name)) {
         catalog.indexOfPack.set(p.pack, o.name)
-        for (const entry of p.entries) catalog.blobs.set(Buffer.from(entry.id).toString('hex'), { pack: p.pack, entry })
+        for (const entry of p.entries)
+          catalog.blobs.set(Buffer.from(entry.id).toString('hex'), { pack: p.pack, entry })
       }
     } catch (error) {
       record(error)
@@ -50,15 +61,22 @@ export async function verify(repo: Repository, options: { readData: boolean }): 
 
   const stored = new Map((await repo.list('data/')).map((o) => [idOfName(o.name), o.size]))
   const packEnd = new Map<string, number>()
-  for (const { pack, entry } of catalog.blobs.values()) packEnd.set(pack, Math.max(packEnd.get(pack) ?? 0, entry.offset + entry.length))
+  for (const { pack, entry } of catalog.blobs.values())
+    packEnd.set(pack, Math.max(packEnd.get(pack) ?? 0, entry.offset + entry.length))
   for (const [pack, end] of packEnd) {
     const size = stored.get(pack)
-    if (size === undefined) problems.push(`${packName(pack)}: listed in ${catalog.indexOfPack.get(pack)} but missing from the store`)
-    else if (size < end) problems.push(`${packName(pack)}: truncated (${size} bytes, its index needs ${end})`)
+    if (size === undefined)
+      problems.push(
+        `${packName(pack)}: listed in ${catalog.indexOfPack.get(pack)} but missing from the store`,
+      )
+    else if (size < end)
+      problems.push(`${packName(pack)}: truncated (${size} bytes, its index needs ${end})`)
   }
   const unindexed = [...stored.keys()].filter((pack) => !packEnd.has(pack))
   if (unindexed.length > 0)
-    notes.push(`${unindexed.length} pack${unindexed.length === 1 ? ' is' : 's are'} in no index yet (left by an interrupted backup; its device indexes them on its next pass)`)
+    notes.push(
+      `${unindexed.length} pack${unindexed.length === 1 ? ' is' : 's are'} in no index yet (left by an interrupted backup; its device indexes them on its next pass)`,
+    )
 
   const snapshots = await repo.list('snapshots/')
   for (const o of snapshots) {
@@ -69,8 +87,10 @@ export async function verify(repo: Repository, options: { readData: boolean }): 
         for (const id of e.chunks) {
           const hex = Buffer.from(id).toString('hex')
           const found = catalog.blobs.get(hex)
-          if (found === undefined) problems.push(`${o.name}: /${e.path} needs blob ${hex}, which no index lists`)
-          else if (!stored.has(found.pack)) problems.push(`${o.name}: /${e.path} needs ${packName(found.pack)}, which is missing`)
+          if (found === undefined)
+            problems.push(`${o.name}: /${e.path} needs blob ${hex}, which no index lists`)
+          else if (!stored.has(found.pack))
+            problems.push(`${o.name}: /${e.path} needs ${packName(found.pack)}, which is missing`)
         }
       }
     } catch (error) {

@@ -28,10 +28,24 @@ export class ChunkPool {
   #failure: Error | undefined
   #nextId = 0
 
-  constructor(keys: RepositoryKeys, sizes: ChunkSizes, compression: boolean, limit = 64 * 1024 * 1024, count = availableParallelism()) {
+  constructor(
+    keys: RepositoryKeys,
+    sizes: ChunkSizes,
+    compression: boolean,
+    limit = 64 * 1024 * 1024,
+    count = availableParallelism(),
+  ) {
     const shared = new SharedArrayBuffer(4)
     this.#inFlight = new Int32Array(shared)
-    const init: WorkerInit = { seal: keys.seal, id: keys.id, gear: keys.gear, sizes, compression, inFlight: shared, limit }
+    const init: WorkerInit = {
+      seal: keys.seal,
+      id: keys.id,
+      gear: keys.gear,
+      sizes,
+      compression,
+      inFlight: shared,
+      limit,
+    }
     const file = workerFile()
     for (let i = 0; i < Math.max(1, count); i++) {
       const worker = new Worker(file, { workerData: init })

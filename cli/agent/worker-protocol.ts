@@ -27,4 +27,5 @@ export interface FileNews {
 
 // Replies carry many files at once: thousands of small files must not cost thousands of
 // messages (each one is a structured clone on both sides).
-export type WorkerReply = { type: 'files'; task: number; files: FileNews[] } | { type: 'task-done'; task: number }
+export type WorkerReply =
+  { type: 'files'; task: number; files: FileNews[] } | { type: 'task-done'; task: number }

@@ -11,33 +11,81 @@ const load = () => import('../agent/run-agent.js')
 const common = (y: Argv) =>
   y.option('agent-dir', {
     type: 'string',
-    describe: 'the agent directory (default: $KEYSTONE_AGENT_DIR, else ~/.local/state/keystone/agent)',
+    describe:
+      'the agent directory (default: $KEYSTONE_AGENT_DIR, else ~/.local/state/keystone/agent)',
   })
-const dirOf = (args: Common) => (args['agent-dir'] === undefined ? {} : { agentDir: args['agent-dir'] })
+const dirOf = (args: Common) =>
+  args['agent-dir'] === undefined ? {} : { agentDir: args['agent-dir'] }
 
 // "90", "90s", "15m", "6h", "1d" → seconds.
 export function parseDuration(text: string): number {
   const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim())
-  if (m === null) throw new UsageError(`"${text}" is not a duration`, 'write e.g. 30s, 15m, 1h or 1d')
-  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd']
+  if (m === null)
+    throw new UsageError(`"${text}" is not a duration`, 'write e.g. 30s, 15m, 1h or 1d')
+  return (
+    Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd']
+  )
 }
 
-const init: CommandModule<object, Common & { store: string; endpoint?: string; region?: string; 'path-style'?: boolean; 's3-credentials'?: string; label?: string; compression: boolean; 'recovery-key-file'?: string; 'write-recovery-key'?: string }> = {
+const init: CommandModule<
+  object,
+  Common & {
+    store: string
+    endpoint?: string
+    region?: string
+    'path-style'?: boolean
+    's3-credentials'?: string
+    label?: string
+    compression: boolean
+    'recovery-key-file'?: string
+    'write-recovery-key'?: string
+  }
+> = {
   command: 'init <store>',
   describe: 'Create a repository (prints its recovery key once) or join one with the recovery key',
   builder: (y) =>
     common(y)
-      .positional('store', { type: 'string', demandOption: true, describe: 'file:///path or s3://bucket/prefix' })
-      .option('endpoint', { type: 'string', describe: 'S3 endpoint URL (MinIO, SeaweedFS, Garage); AWS when absent' })
+      .positional('store', {
+        type: 'string',
+        demandOption: true,
+        describe: 'file:///path or s3://bucket/prefix',
+      })
+      .option('endpoint', {
+        type: 'string',
+        describe: 'S3 endpoint URL (MinIO, SeaweedFS, Garage); AWS when absent',
+      })
       .option('region', { type: 'string', describe: 'S3 region (default us-east-1)' })
-      .option('path-style', { type: 'boolean', describe: 'path-style S3 URLs (default: on with --endpoint)' })
-      .option('s3-credentials', { type: 'string', describe: 'file with AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=… (default: the systemd credential s3-credentials, then the environment)' })
-      .option('label', { type: 'string', describe: 'this device in snapshots and key lists (default: the host name)' })
-      .option('compression', { type: 'boolean', default: true, describe: 'compress chunks that compress' })
-      .option('recovery-key-file', { type: 'string', describe: 'join the repository already in the store with this recovery key' })
-      .option('write-recovery-key', { type: 'string', describe: 'without a terminal: write the new recovery key to this new file' })
+      .option('path-style', {
+        type: 'boolean',
+        describe: 'path-style S3 URLs (default: on with --endpoint)',
+      })
+      .option('s3-credentials', {
+        type: 'string',
+        describe:
+          'file with AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=… (default: the systemd credential s3-credentials, then the environment)',
+      })
+      .option('label', {
+        type: 'string',
+        describe: 'this device in snapshots and key lists (default: the host name)',
+      })
+      .option('compression', {
+        type: 'boolean',
+        default: true,
+        describe: 'compress chunks that compress',
+      })
+      .option('recovery-key-file', {
+        type: 'string',
+        describe: 'join the repository already in the store with this recovery key',
+      })
+      .option('write-recovery-key', {
+        type: 'string',
+        describe: 'without a terminal: write the new recovery key to this new file',
+      })
       .example('$0 agent init file:///mnt/backup', 'a repository on an external disk')
-      .example('$0 agent init s3://backups/web1 --endpoint http://127.0.0.1:9000 --s3-credentials ~/.s3', 'on MinIO') as never,
+      .example(
+        '$0 agent init s3://backups/web1 --endpoint http://127.0.0.1:9000 --s3-credentials ~/.s3',
+        'on MinIO',
+      ) as never,
   handler: async (args) => {
     const { runInit } = await load()
     await runInit({
@@ -49,15 +97,20 @@ const init: CommandModule<object, Common & { store: string; endpoint?: string; r
       ...(args['path-style'] !== undefined && { pathStyle: args['path-style'] }),
       ...(args['s3-credentials'] !== undefined && { credentialsFile: args['s3-credentials'] }),
       ...(args.label !== undefined && { label: args.label }),
-      ...(args['recovery-key-file'] !== undefined && { recoveryKeyFile: args['recovery-key-file'] }),
-      ...(args['write-recovery-key'] !== undefined && { writeRecoveryKey: args['write-recovery-key'] }),
+      ...(args['recovery-key-file'] !== undefined && {
+        recoveryKeyFile: args['recovery-key-file'],
+      }),
+      ...(args['write-recovery-key'] !== undefined && {
+        writeRecoveryKey: args['write-recovery-key'],
+      }),
     })
   },
 }
 
 const backup: CommandModule<object, Common & { paths: string[]; json: boolean }> = {
   command: 'backup <paths..>',
-  describe: 'One backup pass of these directories, then exit (75 if the store was unreachable and the snapshot is queued)',
+  describe:
+    'One backup pass of these directories, then exit (75 if the store was unreachable and the snapshot is queued)',
   builder: (y) =>
     common(y)
       .positional('paths', { type: 'string', array: true, demandOption: true })
@@ -68,17 +121,29 @@ const backup: CommandModule<object, Common & { paths: string[]; json: boolean }>
   },
 }
 
-const run: CommandModule<object, Common & { paths: string[]; interval: string; 'retry-cap': string }> = {
+const run: CommandModule<
+  object,
+  Common & { paths: string[]; interval: string; 'retry-cap': string }
+> = {
   command: 'run <paths..>',
   describe: 'The daemon: a backup pass every interval; while the store is down, retry with backoff',
   builder: (y) =>
     common(y)
       .positional('paths', { type: 'string', array: true, demandOption: true })
       .option('interval', { type: 'string', default: '1h', describe: 'time between passes' })
-      .option('retry-cap', { type: 'string', default: '5m', describe: 'longest wait between upload attempts' }) as never,
+      .option('retry-cap', {
+        type: 'string',
+        default: '5m',
+        describe: 'longest wait between upload attempts',
+      }) as never,
   handler: async (args) => {
     const { runDaemonCommand } = await load()
-    await runDaemonCommand({ ...dirOf(args), paths: args.paths, intervalSeconds: parseDuration(args.interval), retryCapSeconds: parseDuration(args['retry-cap']) })
+    await runDaemonCommand({
+      ...dirOf(args),
+      paths: args.paths,
+      intervalSeconds: parseDuration(args.interval),
+      retryCapSeconds: parseDuration(args['retry-cap']),
+    })
   },
 }
 
@@ -102,43 +167,90 @@ const snapshots: CommandModule<object, Common & { json: boolean }> = {
   },
 }
 
-const restore: CommandModule<object, Common & { snapshot: string; path?: string; target: string; overwrite: boolean }> = {
+const restore: CommandModule<
+  object,
+  Common & { snapshot: string; path?: string; target: string; overwrite: boolean }
+> = {
   command: 'restore <snapshot> [path]',
   describe: 'Restore a snapshot (`latest` or an id), or one path of it, under a target directory',
   builder: (y) =>
     common(y)
-      .positional('snapshot', { type: 'string', demandOption: true, describe: '`latest` or a snapshot id' })
-      .positional('path', { type: 'string', describe: 'only this file or directory of the snapshot' })
-      .option('target', { type: 'string', demandOption: true, describe: 'where to restore (empty or new)' })
-      .option('overwrite', { type: 'boolean', default: false, describe: 'restore into a non-empty target' })
+      .positional('snapshot', {
+        type: 'string',
+        demandOption: true,
+        describe: '`latest` or a snapshot id',
+      })
+      .positional('path', {
+        type: 'string',
+        describe: 'only this file or directory of the snapshot',
+      })
+      .option('target', {
+        type: 'string',
+        demandOption: true,
+        describe: 'where to restore (empty or new)',
+      })
+      .option('overwrite', {
+        type: 'boolean',
+        default: false,
+        describe: 'restore into a non-empty target',
+      })
       .example('$0 agent restore latest --target /tmp/r', 'everything, under /tmp/r') as never,
   handler: async (args) => {
     const { runRestore } = await load()
-    await runRestore({ ...dirOf(args), snapshot: args.snapshot, target: args.target, overwrite: args.overwrite, ...(args.path !== undefined && { path: args.path }) })
+    await runRestore({
+      ...dirOf(args),
+      snapshot: args.snapshot,
+      target: args.target,
+      overwrite: args.overwrite,
+      ...(args.path !== undefined && { path: args.path }),
+    })
   },
 }
 
 const verify: CommandModule<object, Common & { 'read-data': boolean }> = {
   command: 'verify',
   describe: 'Check the repository; exit 3 naming every damaged object',
-  builder: (y) => common(y).option('read-data', { type: 'boolean', default: false, describe: 'also download and check every pack' }) as never,
+  builder: (y) =>
+    common(y).option('read-data', {
+      type: 'boolean',
+      default: false,
+      describe: 'also download and check every pack',
+    }) as never,
   handler: async (args) => {
     const { runVerify } = await load()
     await runVerify({ ...dirOf(args), readData: args['read-data'] })
   },
 }
 
-const prune: CommandModule<object, Common & { 'keep-last'?: number; 'keep-hourly'?: number; 'keep-daily'?: number; 'keep-weekly'?: number; 'keep-monthly'?: number; 'dry-run': boolean }> = {
+const prune: CommandModule<
+  object,
+  Common & {
+    'keep-last'?: number
+    'keep-hourly'?: number
+    'keep-daily'?: number
+    'keep-weekly'?: number
+    'keep-monthly'?: number
+    'dry-run': boolean
+  }
+> = {
   command: 'prune',
-  describe: 'Forget snapshots a retention policy does not keep and delete the data only they needed',
+  describe:
+    'Forget snapshots a retention policy does not keep and delete the data only they needed',
   builder: (y) =>
     common(y)
       .option('keep-last', { type: 'number', describe: 'the N newest snapshots' })
       .option('keep-hourly', { type: 'number', describe: 'the newest of each of the last N hours' })
       .option('keep-daily', { type: 'number', describe: 'the newest of each of the last N days' })
       .option('keep-weekly', { type: 'number', describe: 'the newest of each of the last N weeks' })
-      .option('keep-monthly', { type: 'number', describe: 'the newest of each of the last N months' })
-      .option('dry-run', { type: 'boolean', default: false, describe: 'say what would go, change nothing' }) as never,
+      .option('keep-monthly', {
+        type: 'number',
+        describe: 'the newest of each of the last N months',
+      })
+      .option('dry-run', {
+        type: 'boolean',
+        default: false,
+        describe: 'say what would go, change nothing',
+      }) as never,
   handler: async (args) => {
     const { runPrune } = await load()
     const policy = {
@@ -152,18 +264,27 @@ const prune: CommandModule<object, Common & { 'keep-last'?: number; 'keep-hourly
   },
 }
 
-const keys: CommandModule<object, Common & { action: string; arg?: string; label?: string; json: boolean }> = {
+const keys: CommandModule<
+  object,
+  Common & { action: string; arg?: string; label?: string; json: boolean }
+> = {
   command: 'keys [action] [arg]',
-  describe: 'List the keys (and the recovery fingerprint); `add <age recipient>` or `remove <fingerprint>` a device key',
+  describe:
+    'List the keys (and the recovery fingerprint); `add <age recipient>` or `remove <fingerprint>` a device key',
   builder: (y) =>
     common(y)
       .positional('action', { choices: ['list', 'add', 'remove'], default: 'list' })
-      .positional('arg', { type: 'string', describe: 'add: an age recipient (age1…); remove: a key fingerprint' })
+      .positional('arg', {
+        type: 'string',
+        describe: 'add: an age recipient (age1…); remove: a key fingerprint',
+      })
       .option('label', { type: 'string', describe: 'add: the device it belongs to' })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (args) => {
     if (args.action !== 'list' && args.arg === undefined)
-      throw new UsageError(`keys ${args.action} needs ${args.action === 'add' ? 'an age recipient' : 'a key fingerprint'}`)
+      throw new UsageError(
+        `keys ${args.action} needs ${args.action === 'add' ? 'an age recipient' : 'a key fingerprint'}`,
+      )
     const { runKeys } = await load()
     await runKeys({
       ...dirOf(args),

@@ -1,7 +1,14 @@
 import { chmod, mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
-import { describeTree, initAgent, pseudoRandom, runAgent, tempDir, writeTree } from '../helpers/agent.js'
+import {
+  describeTree,
+  initAgent,
+  pseudoRandom,
+  runAgent,
+  tempDir,
+  writeTree,
+} from '../helpers/agent.js'
 
 // `keystone agent` end to end on a folder store, through the built CLI: what a new user does.
 const MiB = 1024 * 1024
@@ -15,7 +22,8 @@ async function sampleTree(root: string): Promise<void> {
     'data/big.bin': pseudoRandom(1, 20 * MiB),
     'data/secret-name-keystone-marker.txt': 'private\n',
   })
-  for (let i = 0; i < 50; i++) await writeFile(path.join(root, 'docs', `small-${i}.txt`), pseudoRandom(100 + i, 1000 + i * 37))
+  for (let i = 0; i < 50; i++)
+    await writeFile(path.join(root, 'docs', `small-${i}.txt`), pseudoRandom(100 + i, 1000 + i * 37))
   await chmod(path.join(root, 'bin/tool.sh'), 0o755)
   await chmod(path.join(root, 'data/secret-name-keystone-marker.txt'), 0o600)
   await mkdir(path.join(root, 'empty-dir'))
@@ -26,46 +34,55 @@ async function sampleTree(root: string): Promise<void> {
 
 const json = (stdout: string) => JSON.parse(stdout) as Record<string, any>
 
-t.test('backup then restore reproduces the tree: contents, modes, times, symlinks, empty dirs', async (t) => {
-  const work = await tempDir('agent-cli')
-  const src = path.join(work, 'src')
-  await sampleTree(src)
-  const { agentDir } = await initAgent(`file://${work}/store`)
-  const first = await runAgent(agentDir, ['backup', src, '--json'])
-  t.equal(first.code, 0, first.stderr)
-  t.equal(json(first.stdout).stats.readFiles, 56)
+t.test(
+  'backup then restore reproduces the tree: contents, modes, times, symlinks, empty dirs',
+  async (t) => {
+    const work = await tempDir('agent-cli')
+    const src = path.join(work, 'src')
+    await sampleTree(src)
+    const { agentDir } = await initAgent(`file://${work}/store`)
+    const first = await runAgent(agentDir, ['backup', src, '--json'])
+    t.equal(first.code, 0, first.stderr)
+    t.equal(json(first.stdout).stats.readFiles, 56)
 
-  const target = path.join(work, 'restored')
-  const r = await runAgent(agentDir, ['restore', 'latest', '--target', target])
-  t.equal(r.code, 0, r.stderr)
-  t.match(r.stdout, /restored 56 files/)
-  t.same(describeTree(path.join(target, src)), describeTree(src))
-  await rm(work, { recursive: true, force: true })
-})
+    const target = path.join(work, 'restored')
+    const r = await runAgent(agentDir, ['restore', 'latest', '--target', target])
+    t.equal(r.code, 0, r.stderr)
+    t.match(r.stdout, /restored 56 files/)
+    t.same(describeTree(path.join(target, src)), describeTree(src))
+    await rm(work, { recursive: true, force: true })
+  },
+)
 
-t.test('an unchanged tree is not read again and uploads only the snapshot; a 4 KiB edit uploads little', async (t) => {
-  const work = await tempDir('agent-cli')
-  const src = path.join(work, 'src')
-  await sampleTree(src)
-  const { agentDir } = await initAgent(`file://${work}/store`)
-  t.equal((await runAgent(agentDir, ['backup', src])).code, 0)
-  const again = await runAgent(agentDir, ['backup', src, '--json'])
-  t.equal(again.code, 0, again.stderr)
-  const s = json(again.stdout).stats
-  t.equal(s.readFiles, 0, 'no file read')
-  t.equal(s.uploads, 1, 'one object: the snapshot (the manifest deduplicates)')
-  t.ok(s.uploadedBytes < 2048, `uploaded ${s.uploadedBytes} bytes`)
+t.test(
+  'an unchanged tree is not read again and uploads only the snapshot; a 4 KiB edit uploads little',
+  async (t) => {
+    const work = await tempDir('agent-cli')
+    const src = path.join(work, 'src')
+    await sampleTree(src)
+    const { agentDir } = await initAgent(`file://${work}/store`)
+    t.equal((await runAgent(agentDir, ['backup', src])).code, 0)
+    const again = await runAgent(agentDir, ['backup', src, '--json'])
+    t.equal(again.code, 0, again.stderr)
+    const s = json(again.stdout).stats
+    t.equal(s.readFiles, 0, 'no file read')
+    t.equal(s.uploads, 1, 'one object: the snapshot (the manifest deduplicates)')
+    t.ok(s.uploadedBytes < 2048, `uploaded ${s.uploadedBytes} bytes`)
 
-  const big = path.join(src, 'data/big.bin')
-  const bytes = await readFile(big)
-  pseudoRandom(99, 4096).copy(bytes, 10 * MiB)
-  await writeFile(big, bytes)
-  const edited = await runAgent(agentDir, ['backup', src, '--json'])
-  const e = json(edited.stdout).stats
-  t.equal(e.readFiles, 1)
-  t.ok(e.uploadedBytes < 9 * MiB, `a 4 KiB edit of a 20 MiB file uploads ${e.uploadedBytes} bytes (at most two chunks and the manifest)`)
-  await rm(work, { recursive: true, force: true })
-})
+    const big = path.join(src, 'data/big.bin')
+    const bytes = await readFile(big)
+    pseudoRandom(99, 4096).copy(bytes, 10 * MiB)
+    await writeFile(big, bytes)
+    const edited = await runAgent(agentDir, ['backup', src, '--json'])
+    const e = json(edited.stdout).stats
+    t.equal(e.readFiles, 1)
+    t.ok(
+      e.uploadedBytes < 9 * MiB,
+      `a 4 KiB edit of a 20 MiB file uploads ${e.uploadedBytes} bytes (at most two chunks and the manifest)`,
+    )
+    await rm(work, { recursive: true, force: true })
+  },
+)
 
 t.test('restore of one path, and a non-empty target is refused untouched', async (t) => {
   const work = await tempDir('agent-cli')
@@ -74,7 +91,13 @@ t.test('restore of one path, and a non-empty target is refused untouched', async
   const { agentDir } = await initAgent(`file://${work}/store`)
   await runAgent(agentDir, ['backup', src])
   const target = path.join(work, 'one')
-  const r = await runAgent(agentDir, ['restore', 'latest', path.join(src, 'docs'), '--target', target])
+  const r = await runAgent(agentDir, [
+    'restore',
+    'latest',
+    path.join(src, 'docs'),
+    '--target',
+    target,
+  ])
   t.equal(r.code, 0, r.stderr)
   t.same(describeTree(path.join(target, src, 'docs')), describeTree(path.join(src, 'docs')))
   t.same(await readdir(path.join(target, src)), ['docs'])
@@ -85,7 +108,13 @@ t.test('restore of one path, and a non-empty target is refused untouched', async
   t.equal(refused.code, 1)
   t.match(refused.stderr, /busy is not empty/)
   t.same(await readdir(busy), ['keep.txt'])
-  const missing = await runAgent(agentDir, ['restore', 'latest', '/no/such/path', '--target', path.join(work, 'x')])
+  const missing = await runAgent(agentDir, [
+    'restore',
+    'latest',
+    '/no/such/path',
+    '--target',
+    path.join(work, 'x'),
+  ])
   t.equal(missing.code, 1)
   t.match(missing.stderr, /is not in snapshot/)
   await rm(work, { recursive: true, force: true })
@@ -108,7 +137,11 @@ t.test('object names and bytes in the store reveal no path, name or content', as
   await walk(path.join(work, 'store'), '')
   t.ok(names.length > 5)
   for (const name of names)
-    t.match(name, /^(config|keys\/[0-9a-f]{64}|data\/[0-9a-f]{2}\/[0-9a-f]{64}|index\/[0-9a-f]{64}|snapshots\/[0-9a-f]{64})$/, name)
+    t.match(
+      name,
+      /^(config|keys\/[0-9a-f]{64}|data\/[0-9a-f]{2}\/[0-9a-f]{64}|index\/[0-9a-f]{64}|snapshots\/[0-9a-f]{64})$/,
+      name,
+    )
   for (const name of names) {
     const bytes = await readFile(path.join(work, 'store', name))
     t.notOk(bytes.includes('keystone-marker'), `${name} holds no plaintext name or content`)
@@ -137,26 +170,55 @@ t.test('losing a device loses nothing: a new device joins with the recovery key'
   const store = `file://${work}/store`
   const first = await initAgent(store)
   await runAgent(first.agentDir, ['backup', src])
-  const keysBefore = json((await runAgent(first.agentDir, ['keys', '--json'])).stdout) as unknown as { fingerprint: string; kind: string; thisDevice: boolean }[]
+  const keysBefore = json(
+    (await runAgent(first.agentDir, ['keys', '--json'])).stdout,
+  ) as unknown as { fingerprint: string; kind: string; thisDevice: boolean }[]
   const lost = keysBefore.find((k) => k.kind === 'device')!
   await rm(first.agentDir, { recursive: true, force: true }) // the device is gone
 
   const second = path.join(work, 'agent2')
-  const refused = await runAgent(second, ['init', store, '--write-recovery-key', path.join(work, 'other.key')])
+  const refused = await runAgent(second, [
+    'init',
+    store,
+    '--write-recovery-key',
+    path.join(work, 'other.key'),
+  ])
   t.equal(refused.code, 1)
   t.match(refused.stderr, /already holds a repository/)
-  const joined = await runAgent(second, ['init', store, '--recovery-key-file', first.recoveryKey, '--label', 'replacement'])
+  const joined = await runAgent(second, [
+    'init',
+    store,
+    '--recovery-key-file',
+    first.recoveryKey,
+    '--label',
+    'replacement',
+  ])
   t.equal(joined.code, 0, joined.stderr)
   t.match(joined.stdout, /^Joined repository/)
   const target = path.join(work, 'restored')
   t.equal((await runAgent(second, ['restore', 'latest', '--target', target])).code, 0)
   t.same(describeTree(path.join(target, src)), describeTree(src))
 
-  const keys = json((await runAgent(second, ['keys', '--json'])).stdout) as unknown as { fingerprint: string; kind: string; label: string; thisDevice: boolean }[]
+  const keys = json((await runAgent(second, ['keys', '--json'])).stdout) as unknown as {
+    fingerprint: string
+    kind: string
+    label: string
+    thisDevice: boolean
+  }[]
   t.same(keys.map((k) => k.kind).sort(), ['device', 'device', 'recovery'])
   const recoveryList = await runAgent(second, ['keys'])
   t.match(recoveryList.stdout, /recovery/)
-  t.equal((await runAgent(second, ['keys', 'remove', keys.find((k) => k.kind === 'recovery')!.fingerprint])).code, 1, 'the recovery key stays')
+  t.equal(
+    (
+      await runAgent(second, [
+        'keys',
+        'remove',
+        keys.find((k) => k.kind === 'recovery')!.fingerprint,
+      ])
+    ).code,
+    1,
+    'the recovery key stays',
+  )
   const removed = await runAgent(second, ['keys', 'remove', lost.fingerprint])
   t.equal(removed.code, 0, removed.stderr)
   const own = keys.find((k) => k.thisDevice)!
@@ -183,7 +245,11 @@ t.test('prune keeps what the policy says and the rest still restores', async (t)
   t.equal(noPolicy.code, 2)
   const dry = await runAgent(agentDir, ['prune', '--keep-last', '1', '--dry-run'])
   t.match(dry.stdout, /would forget 3 snapshots/)
-  t.equal(JSON.parse((await runAgent(agentDir, ['snapshots', '--json'])).stdout).length, 4, 'a dry run changes nothing')
+  t.equal(
+    JSON.parse((await runAgent(agentDir, ['snapshots', '--json'])).stdout).length,
+    4,
+    'a dry run changes nothing',
+  )
   const pruned = await runAgent(agentDir, ['prune', '--keep-last', '1'])
   t.equal(pruned.code, 0, pruned.stderr)
   t.match(pruned.stdout, /forgot 3 snapshots \(kept 1\) and deleted [1-9]\d* packs/)
@@ -195,7 +261,11 @@ t.test('prune keeps what the policy says and the rest still restores', async (t)
   t.same(describeTree(path.join(target, src)), describeTree(src))
   const next = await runAgent(agentDir, ['backup', src, '--json'])
   t.equal(next.code, 0, next.stderr)
-  t.equal(JSON.parse(next.stdout).stats.readFiles, 0, 'after a prune, unchanged files are still not read')
+  t.equal(
+    JSON.parse(next.stdout).stats.readFiles,
+    0,
+    'after a prune, unchanged files are still not read',
+  )
   await rm(work, { recursive: true, force: true })
 })
 

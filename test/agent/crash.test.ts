@@ -7,10 +7,17 @@ import { tempDir } from '../helpers/agent.js'
 // `verify` accepts the repository; restores equal the last committed snapshot byte for byte; at
 // the end the next pass converges (reads nothing, uploads only its snapshot).
 // bench/fault-injection.mjs runs the same loop with 500 kills.
-t.test('50 SIGKILLs during backups: verify accepts, restores match, the next pass converges', async (t) => {
-  const work = await tempDir('crash')
-  const result = await runFaultInjection({ kills: 50, seed: 20261123, store: `file://${path.join(work, 'store')}` })
-  t.ok(result.killed >= 50, `${result.killed} kills in ${result.runs} runs`)
-  t.ok(result.restores >= 10, `${result.restores} restores checked byte for byte`)
-  t.ok(result.snapshots > 1)
-})
+t.test(
+  '50 SIGKILLs during backups: verify accepts, restores match, the next pass converges',
+  async (t) => {
+    const work = await tempDir('crash')
+    const result = await runFaultInjection({
+      kills: 50,
+      seed: 20261123,
+      store: `file://${path.join(work, 'store')}`,
+    })
+    t.ok(result.killed >= 50, `${result.killed} kills in ${result.runs} runs`)
+    t.ok(result.restores >= 10, `${result.restores} restores checked byte for byte`)
+    t.ok(result.snapshots > 1)
+  },
+)

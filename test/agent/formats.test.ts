@@ -44,7 +44,9 @@ const entry: fc.Arbitrary<Entry> = fc.oneof(
 )
 
 const normalise = (entries: Entry[]) =>
-  entries.map((e) => (e.type === 'file' ? { ...e, chunks: e.chunks.map((c) => Buffer.from(c).toString('hex')) } : e))
+  entries.map((e) =>
+    e.type === 'file' ? { ...e, chunks: e.chunks.map((c) => Buffer.from(c).toString('hex')) } : e,
+  )
 
 t.test('manifest: decode(encode(entries)) equals entries', async (t) => {
   fc.assert(
@@ -67,67 +69,130 @@ t.test('manifest: a truncated or extended encoding is refused', async (t) => {
   )
 })
 
-const blobs = fc.array(fc.uint8Array({ minLength: 0, maxLength: 3000 }), { minLength: 1, maxLength: 12 })
-
-t.test('pack: every blob reads back from the header and no flipped byte goes unnoticed', async (t) => {
-  fc.assert(
-    fc.property(blobs, fc.boolean(), fc.nat(), fc.integer({ min: 1, max: 255 }), (plaintexts, compress, where, flip) => {
-      const builder = new PackBuilder()
-      for (const p of plaintexts) {
-        const b = sealBlob(keys, p, BlobKind.data, compress)
-        builder.add({ id: b.id, kind: b.kind, compressed: b.compressed, rawLength: b.rawLength }, b.sealed)
-      }
-      const pack = builder.finish(keys.seal)
-      const entries = readPackHeader(keys.seal, pack)
-      t.equal(entries.length, plaintexts.length)
-      entries.forEach((e, i) => t.same(openBlob(keys, e, pack.subarray(e.offset, e.offset + e.length)), Buffer.from(plaintexts[i]!)))
-
-      // One flipped byte anywhere: the header refuses, or the blob that holds the byte does.
-      const damaged = Buffer.from(pack)
-      const at = where % damaged.length
-      damaged[at]! ^= flip
-      let caught = false
-      try {
-        for (const e of readPackHeader(keys.seal, damaged)) openBlob(keys, e, damaged.subarray(e.offset, e.offset + e.length))
-      } catch (error) {
-        caught = error instanceof FormatError
-      }
-      t.ok(caught, `a flip at byte ${at} of ${damaged.length} is detected`)
-    }),
-    { ...params, numRuns: 80 },
-  )
+const blobs = fc.array(fc.uint8Array({ minLength: 0, maxLength: 3000 }), {
+  minLength: 1,
+  maxLength: 12,
 })
 
-t.test('pack: blobs are deduplicated by id: the same plaintext gives the same id, another key another', async (t) => {
-  const other = deriveKeys(Buffer.alloc(32, 4), 'f'.repeat(32))
-  const data = Buffer.from('same content')
-  t.same(sealBlob(keys, data, BlobKind.data, false).id, sealBlob(keys, data, BlobKind.data, true).id)
-  t.not(Buffer.from(sealBlob(keys, data, BlobKind.data, false).id).toString('hex'), Buffer.from(sealBlob(other, data, BlobKind.data, false).id).toString('hex'))
-  const compressible = Buffer.alloc(64 * 1024, 'a')
-  const sealed = sealBlob(keys, compressible, BlobKind.data, true)
-  t.ok(sealed.compressed && sealed.sealed.length < 4096, 'a compressible chunk is compressed')
-  t.notOk(sealBlob(keys, Buffer.from(crypto.getRandomValues(new Uint8Array(65536))), BlobKind.data, true).compressed, 'random bytes are not')
-})
+t.test(
+  'pack: every blob reads back from the header and no flipped byte goes unnoticed',
+  async (t) => {
+    fc.assert(
+      fc.property(
+        blobs,
+        fc.boolean(),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (plaintexts, compress, where, flip) => {
+          const builder = new PackBuilder()
+          for (const p of plaintexts) {
+            const b = sealBlob(keys, p, BlobKind.data, compress)
+            builder.add(
+              { id: b.id, kind: b.kind, compressed: b.compressed, rawLength: b.rawLength },
+              b.sealed,
+            )
+          }
+          const pack = builder.finish(keys.seal)
+          const entries = readPackHeader(keys.seal, pack)
+          t.equal(entries.length, plaintexts.length)
+          entries.forEach((e, i) =>
+            t.same(
+              openBlob(keys, e, pack.subarray(e.offset, e.offset + e.length)),
+              Buffer.from(plaintexts[i]!),
+            ),
+          )
+
+          // One flipped byte anywhere: the header refuses, or the blob that holds the byte does.
+          const damaged = Buffer.from(pack)
+          const at = where % damaged.length
+          damaged[at]! ^= flip
+          let caught = false
+          try {
+            for (const e of readPackHeader(keys.seal, damaged))
+              openBlob(keys, e, damaged.subarray(e.offset, e.offset + e.length))
+          } catch (error) {
+            caught = error instanceof FormatError
+          }
+          t.ok(caught, `a flip at byte ${at} of ${damaged.length} is detected`)
+        },
+      ),
+      { ...params, numRuns: 80 },
+    )
+  },
+)
+
+t.test(
+  'pack: blobs are deduplicated by id: the same plaintext gives the same id, another key another',
+  async (t) => {
+    const other = deriveKeys(Buffer.alloc(32, 4), 'f'.repeat(32))
+    const data = Buffer.from('same content')
+    t.same(
+      sealBlob(keys, data, BlobKind.data, false).id,
+      sealBlob(keys, data, BlobKind.data, true).id,
+    )
+    t.not(
+      Buffer.from(sealBlob(keys, data, BlobKind.data, false).id).toString('hex'),
+      Buffer.from(sealBlob(other, data, BlobKind.data, false).id).toString('hex'),
+    )
+    const compressible = Buffer.alloc(64 * 1024, 'a')
+    const sealed = sealBlob(keys, compressible, BlobKind.data, true)
+    t.ok(sealed.compressed && sealed.sealed.length < 4096, 'a compressible chunk is compressed')
+    t.notOk(
+      sealBlob(
+        keys,
+        Buffer.from(crypto.getRandomValues(new Uint8Array(65536))),
+        BlobKind.data,
+        true,
+      ).compressed,
+      'random bytes are not',
+    )
+  },
+)
 
 t.test('index and snapshot objects round-trip and refuse another key', async (t) => {
   const other = deriveKeys(Buffer.alloc(32, 4), 'f'.repeat(32))
   fc.assert(
     fc.property(
-      fc.array(fc.record({ pack: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex')), n: fc.integer({ min: 0, max: 5 }) }), { maxLength: 6 }),
+      fc.array(
+        fc.record({
+          pack: fc
+            .uint8Array({ minLength: 32, maxLength: 32 })
+            .map((b) => Buffer.from(b).toString('hex')),
+          n: fc.integer({ min: 0, max: 5 }),
+        }),
+        { maxLength: 6 },
+      ),
       (packs) => {
         const contents = packs.map((p, i) => ({
           pack: p.pack.toLowerCase(),
-          entries: Array.from({ length: p.n }, (_, j) => ({ id: Buffer.alloc(32, i * 16 + j), kind: BlobKind.tree, compressed: j % 2 === 0, offset: j * 100, length: 99, rawLength: 10 * j })),
+          entries: Array.from({ length: p.n }, (_, j) => ({
+            id: Buffer.alloc(32, i * 16 + j),
+            kind: BlobKind.tree,
+            compressed: j % 2 === 0,
+            offset: j * 100,
+            length: 99,
+            rawLength: 10 * j,
+          })),
         }))
         const sealed = encodeIndex(keys.seal, contents)
-        const back = decodeIndex(keys.seal, sealed).map((p) => ({ ...p, entries: p.entries.map((e) => ({ ...e, id: Buffer.from(e.id) })) }))
+        const back = decodeIndex(keys.seal, sealed).map((p) => ({
+          ...p,
+          entries: p.entries.map((e) => ({ ...e, id: Buffer.from(e.id) })),
+        }))
         t.same(back, contents)
         t.throws(() => decodeIndex(other.seal, sealed), FormatError)
       },
     ),
     { ...params, numRuns: 40 },
   )
-  const snapshot = { version: 1 as const, time: new Date(0).toISOString(), host: 'h', paths: ['/x'], tree: ['ab'], stats: { files: 1, dirs: 2, bytes: 3, addedBytes: 4 } }
+  const snapshot = {
+    version: 1 as const,
+    time: new Date(0).toISOString(),
+    host: 'h',
+    paths: ['/x'],
+    tree: ['ab'],
+    stats: { files: 1, dirs: 2, bytes: 3, addedBytes: 4 },
+  }
   t.same(decodeSnapshot(keys.seal, encodeSnapshot(keys.seal, snapshot)), snapshot)
   t.throws(() => decodeSnapshot(other.seal, encodeSnapshot(keys.seal, snapshot)), FormatError)
 })

@@ -6,7 +6,15 @@ import { AgentHome } from '../../cli/agent/agent-home.js'
 import { Lease } from '../../cli/agent/lease.js'
 import { Repository } from '../../cli/agent/repository.js'
 import { openStore } from '../../cli/agent/store/open-store.js'
-import { describeTree, initAgent, pseudoRandom, runAgent, spawnAgent, tempDir, writeTree } from '../helpers/agent.js'
+import {
+  describeTree,
+  initAgent,
+  pseudoRandom,
+  runAgent,
+  spawnAgent,
+  tempDir,
+  writeTree,
+} from '../helpers/agent.js'
 import { needsMinio, startMinio, type TestMinio } from '../helpers/minio.js'
 
 // The agent against a real S3 server on loopback (MinIO): round trip, bad credentials, leases
@@ -29,7 +37,11 @@ const newRepo = () => `s3://keystone-test-${++bucket}/host1`
 t.test('backup, no-change pass and restore on S3', { skip }, async (t) => {
   const work = await tempDir('s3')
   const src = path.join(work, 'src')
-  await writeTree(src, { 'a.txt': 'alpha', 'big.bin': pseudoRandom(7, 12 * MiB), 'd/b.txt': 'beta' })
+  await writeTree(src, {
+    'a.txt': 'alpha',
+    'big.bin': pseudoRandom(7, 12 * MiB),
+    'd/b.txt': 'beta',
+  })
   for (let i = 0; i < 300; i++) await writeTree(src, { [`many/f-${i}.txt`]: pseudoRandom(i, 2048) })
   const { agentDir } = await initAgent(newRepo(), s3Args())
   const first = await runAgent(agentDir, ['backup', src, '--json'])
@@ -50,79 +62,118 @@ t.test('wrong S3 credentials: one line and exit 1', { skip }, async (t) => {
   const work = await tempDir('s3')
   const bad = path.join(work, 'bad-credentials')
   await writeFile(bad, 'AWS_ACCESS_KEY_ID=keystone-test\nAWS_SECRET_ACCESS_KEY=wrong-secret\n')
-  const r = await runAgent(path.join(work, 'agent'), ['init', newRepo(), '--endpoint', minio.endpoint, '--s3-credentials', bad, '--write-recovery-key', path.join(work, 'rk')])
+  const r = await runAgent(path.join(work, 'agent'), [
+    'init',
+    newRepo(),
+    '--endpoint',
+    minio.endpoint,
+    '--s3-credentials',
+    bad,
+    '--write-recovery-key',
+    path.join(work, 'rk'),
+  ])
   t.equal(r.code, 1)
   t.match(r.stderr, /HTTP 403.*check the access key and secret/)
   t.notMatch(r.stderr, /internal error|    at /)
   const empty = path.join(work, 'empty-credentials')
   await writeFile(empty, '# nothing\n')
-  const e = await runAgent(path.join(work, 'agent'), ['init', newRepo(), '--endpoint', minio.endpoint, '--s3-credentials', empty, '--write-recovery-key', path.join(work, 'rk2')])
+  const e = await runAgent(path.join(work, 'agent'), [
+    'init',
+    newRepo(),
+    '--endpoint',
+    minio.endpoint,
+    '--s3-credentials',
+    empty,
+    '--write-recovery-key',
+    path.join(work, 'rk2'),
+  ])
   t.equal(e.code, 1)
   t.match(e.stderr, /no S3 credentials in it/)
 })
 
 for (const kind of ['s3', 'file'] as const) {
-  t.test(`leases on ${kind}: prune never runs beside a backup, nor two prunes together`, { skip }, async (t) => {
-    const work = await tempDir('lease')
-    const { agentDir } = await initAgent(kind === 's3' ? newRepo() : `file://${work}/store`, kind === 's3' ? s3Args() : [])
-    const home = new AgentHome(agentDir)
-    const repo = await Repository.open(await openStore(home.readSettings()), home.readDeviceKey())
+  t.test(
+    `leases on ${kind}: prune never runs beside a backup, nor two prunes together`,
+    { skip },
+    async (t) => {
+      const work = await tempDir('lease')
+      const { agentDir } = await initAgent(
+        kind === 's3' ? newRepo() : `file://${work}/store`,
+        kind === 's3' ? s3Args() : [],
+      )
+      const home = new AgentHome(agentDir)
+      const repo = await Repository.open(await openStore(home.readSettings()), home.readDeviceKey())
 
-    const backup = await Lease.shared(repo, 'laptop')
-    await t.rejects(Lease.exclusive(repo, 'server'), /a backup is running on laptop/)
-    const cli = await runAgent(agentDir, ['prune', '--keep-last', '1'])
-    t.equal(cli.code, 1)
-    t.match(cli.stderr, /a backup is running on laptop/)
-    await backup.release()
+      const backup = await Lease.shared(repo, 'laptop')
+      await t.rejects(Lease.exclusive(repo, 'server'), /a backup is running on laptop/)
+      const cli = await runAgent(agentDir, ['prune', '--keep-last', '1'])
+      t.equal(cli.code, 1)
+      t.match(cli.stderr, /a backup is running on laptop/)
+      await backup.release()
 
-    const pruning = await Lease.exclusive(repo, 'server')
-    await t.rejects(Lease.exclusive(repo, 'other'), /another prune is running on server/)
-    await t.rejects(Lease.shared(repo, 'laptop'), /prune is running on server/)
-    await pruning.release()
-    const again = await Lease.exclusive(repo, 'other')
-    await again.release()
-    t.same((await repo.list('locks/')).map((o) => o.name), [], 'released leases are gone')
-  })
+      const pruning = await Lease.exclusive(repo, 'server')
+      await t.rejects(Lease.exclusive(repo, 'other'), /another prune is running on server/)
+      await t.rejects(Lease.shared(repo, 'laptop'), /prune is running on server/)
+      await pruning.release()
+      const again = await Lease.exclusive(repo, 'other')
+      await again.release()
+      t.same(
+        (await repo.list('locks/')).map((o) => o.name),
+        [],
+        'released leases are gone',
+      )
+    },
+  )
 }
 
-t.test('the store goes down: the backup queues (exit 75), status says offline, the daemon drains it', { skip }, async (t) => {
-  const work = await tempDir('s3-offline')
-  const src = path.join(work, 'src')
-  await writeTree(src, { 'a.txt': 'one', 'big.bin': pseudoRandom(8, 3 * MiB) })
-  const { agentDir } = await initAgent(newRepo(), s3Args())
-  t.equal((await runAgent(agentDir, ['backup', src])).code, 0)
+t.test(
+  'the store goes down: the backup queues (exit 75), status says offline, the daemon drains it',
+  { skip },
+  async (t) => {
+    const work = await tempDir('s3-offline')
+    const src = path.join(work, 'src')
+    await writeTree(src, { 'a.txt': 'one', 'big.bin': pseudoRandom(8, 3 * MiB) })
+    const { agentDir } = await initAgent(newRepo(), s3Args())
+    t.equal((await runAgent(agentDir, ['backup', src])).code, 0)
 
-  await minio.kill()
-  await writeTree(src, { 'b.txt': 'two', 'new.bin': pseudoRandom(9, 2 * MiB) })
-  const queued = await runAgent(agentDir, ['backup', src])
-  t.equal(queued.code, 75, queued.stderr)
-  t.match(queued.stderr, /the store is unreachable .*: the snapshot is queued on this device/)
-  const status = JSON.parse((await runAgent(agentDir, ['status', '--json'])).stdout)
-  t.equal(status.state, 'offline')
-  t.equal(status.pending.snapshots, 1)
-  t.ok(status.pending.bytes > 2 * MiB, `${status.pending.bytes} bytes pending`)
-  await writeTree(src, { 'c.txt': 'three' })
-  t.equal((await runAgent(agentDir, ['backup', src])).code, 75, 'a second pass queues behind the first')
+    await minio.kill()
+    await writeTree(src, { 'b.txt': 'two', 'new.bin': pseudoRandom(9, 2 * MiB) })
+    const queued = await runAgent(agentDir, ['backup', src])
+    t.equal(queued.code, 75, queued.stderr)
+    t.match(queued.stderr, /the store is unreachable .*: the snapshot is queued on this device/)
+    const status = JSON.parse((await runAgent(agentDir, ['status', '--json'])).stdout)
+    t.equal(status.state, 'offline')
+    t.equal(status.pending.snapshots, 1)
+    t.ok(status.pending.bytes > 2 * MiB, `${status.pending.bytes} bytes pending`)
+    await writeTree(src, { 'c.txt': 'three' })
+    t.equal(
+      (await runAgent(agentDir, ['backup', src])).code,
+      75,
+      'a second pass queues behind the first',
+    )
 
-  const daemon = spawnAgent(agentDir, ['run', src, '--interval', '1h', '--retry-cap', '1s'])
-  let log = ''
-  daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()))
-  await sleep(2000)
-  await minio.start()
-  let pending = -1
-  for (let i = 0; i < 60 && pending !== 0; i++) {
-    await sleep(500)
-    pending = JSON.parse((await runAgent(agentDir, ['status', '--json'])).stdout).pending.objects
-  }
-  t.equal(pending, 0, 'the queue drained once the store was back')
-  const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)))
-  daemon.kill('SIGTERM')
-  t.equal(await exited, 0, `the daemon stops cleanly on SIGTERM: ${log}`)
+    const daemon = spawnAgent(agentDir, ['run', src, '--interval', '1h', '--retry-cap', '1s'])
+    let log = ''
+    daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+    await sleep(2000)
+    await minio.start()
+    let pending = -1
+    for (let i = 0; i < 60 && pending !== 0; i++) {
+      await sleep(500)
+      pending = JSON.parse((await runAgent(agentDir, ['status', '--json'])).stdout).pending.objects
+    }
+    t.equal(pending, 0, 'the queue drained once the store was back')
+    const exited = new Promise<number | null>((resolve) =>
+      daemon.once('exit', (code) => resolve(code)),
+    )
+    daemon.kill('SIGTERM')
+    t.equal(await exited, 0, `the daemon stops cleanly on SIGTERM: ${log}`)
 
-  const snapshots = JSON.parse((await runAgent(agentDir, ['snapshots', '--json'])).stdout)
-  t.ok(snapshots.length >= 3, 'every queued snapshot reached the store')
-  t.equal((await runAgent(agentDir, ['verify', '--read-data'])).code, 0)
-  const target = path.join(work, 'r')
-  t.equal((await runAgent(agentDir, ['restore', 'latest', '--target', target])).code, 0)
-  t.same(describeTree(path.join(target, src)), describeTree(src))
-})
+    const snapshots = JSON.parse((await runAgent(agentDir, ['snapshots', '--json'])).stdout)
+    t.ok(snapshots.length >= 3, 'every queued snapshot reached the store')
+    t.equal((await runAgent(agentDir, ['verify', '--read-data'])).code, 0)
+    const target = path.join(work, 'r')
+    t.equal((await runAgent(agentDir, ['restore', 'latest', '--target', target])).code, 0)
+    t.same(describeTree(path.join(target, src)), describeTree(src))
+  },
+)

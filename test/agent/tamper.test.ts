@@ -1,7 +1,14 @@
 import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
-import { describeTree, initAgent, pseudoRandom, runAgent, tempDir, writeTree } from '../helpers/agent.js'
+import {
+  describeTree,
+  initAgent,
+  pseudoRandom,
+  runAgent,
+  tempDir,
+  writeTree,
+} from '../helpers/agent.js'
 
 // Flipping any byte of any object in the store is detected: `verify --read-data` and `restore`
 // exit 3 naming the object, and nothing damaged is restored silently. Each object of a small
@@ -22,7 +29,11 @@ async function objects(root: string, rel = ''): Promise<string[]> {
 t.test('every flipped byte in every object: verify and restore exit 3 naming it', async (t) => {
   const work = await tempDir('tamper')
   const src = path.join(work, 'src')
-  await writeTree(src, { 'a.txt': 'alpha\n', 'big.bin': pseudoRandom(5, 3 * MiB), 'sub/b.txt': 'beta\n' })
+  await writeTree(src, {
+    'a.txt': 'alpha\n',
+    'big.bin': pseudoRandom(5, 3 * MiB),
+    'sub/b.txt': 'beta\n',
+  })
   const pristine = path.join(work, 'pristine')
   const { agentDir } = await initAgent(`file://${pristine}`)
   t.equal((await runAgent(agentDir, ['backup', src])).code, 0)
@@ -30,7 +41,9 @@ t.test('every flipped byte in every object: verify and restore exit 3 naming it'
   t.equal((await runAgent(agentDir, ['backup', src])).code, 0)
   const names = await objects(pristine)
   t.ok(names.filter((n) => n.startsWith('data/')).length >= 3, 'data and tree packs')
-  const own = JSON.parse((await runAgent(agentDir, ['keys', '--json'])).stdout).find((k: { thisDevice: boolean }) => k.thisDevice).id
+  const own = JSON.parse((await runAgent(agentDir, ['keys', '--json'])).stdout).find(
+    (k: { thisDevice: boolean }) => k.thisDevice,
+  ).id
 
   // The agent directory's cache holds the config and key: point it at a copy of the store.
   const settingsFile = path.join(agentDir, 'agent.json')
@@ -61,7 +74,10 @@ t.test('every flipped byte in every object: verify and restore exit 3 naming it'
     const target = path.join(work, `restore-${seed}`)
     const restored = await runAgent(agentDir, ['restore', 'latest', '--target', target])
     if (restored.code === 0) {
-      t.ok((name.startsWith('keys/') && !name.endsWith(own)) || name.startsWith('data/'), `restore does not need ${name}`)
+      t.ok(
+        (name.startsWith('keys/') && !name.endsWith(own)) || name.startsWith('data/'),
+        `restore does not need ${name}`,
+      )
       notNeeded.push(name)
       t.same(describeTree(path.join(target, src)), describeTree(src))
     } else {
@@ -70,6 +86,9 @@ t.test('every flipped byte in every object: verify and restore exit 3 naming it'
     }
     await rm(target, { recursive: true, force: true })
   }
-  t.ok(notNeeded.length < names.length / 2, `restore refused most damaged objects; it restored exactly despite ${notNeeded.join(', ')}`)
+  t.ok(
+    notNeeded.length < names.length / 2,
+    `restore refused most damaged objects; it restored exactly despite ${notNeeded.join(', ')}`,
+  )
   await rm(work, { recursive: true, force: true })
 })

@@ -17,14 +17,22 @@ export function agentArgs(agentDir: string, args: string[]): string[] {
   return [mainJs, 'agent', ...args, '--agent-dir', agentDir]
 }
 
-export function spawnAgent(agentDir: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+export function spawnAgent(
+  agentDir: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess {
   return spawn(process.execPath, agentArgs(agentDir, args), {
     env: { ...process.env, KEYSTONE_DEBUG: '', KEYSTONE_AGENT_DIR: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
 }
 
-export function runAgent(agentDir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<AgentRun> {
+export function runAgent(
+  agentDir: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<AgentRun> {
   return new Promise((resolve, reject) => {
     const child = spawnAgent(agentDir, args, env)
     let stdout = ''
@@ -32,16 +40,29 @@ export function runAgent(agentDir: string, args: string[], env: NodeJS.ProcessEn
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
     child.once('error', reject)
-    child.once('close', (code, signal) => resolve({ code: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), stdout, stderr }))
+    child.once('close', (code, signal) =>
+      resolve({ code: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), stdout, stderr }),
+    )
   })
 }
 
 // A new agent directory with a repository in `store` (extra: --endpoint and friends).
-export async function initAgent(store: string, extra: string[] = []): Promise<{ agentDir: string; recoveryKey: string }> {
+export async function initAgent(
+  store: string,
+  extra: string[] = [],
+): Promise<{ agentDir: string; recoveryKey: string }> {
   const base = await mkdtemp(path.join(tmpdir(), 'keystone-agent-'))
   const agentDir = path.join(base, 'agent')
   const recoveryKey = path.join(base, 'recovery.key')
-  const r = await runAgent(agentDir, ['init', store, '--write-recovery-key', recoveryKey, '--label', 'test-host', ...extra])
+  const r = await runAgent(agentDir, [
+    'init',
+    store,
+    '--write-recovery-key',
+    recoveryKey,
+    '--label',
+    'test-host',
+    ...extra,
+  ])
   if (r.code !== 0) throw new Error(`agent init failed (${r.code}): ${r.stderr}`)
   return { agentDir, recoveryKey }
 }

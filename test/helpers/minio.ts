@@ -30,20 +30,46 @@ export async function startMinio(): Promise<TestMinio> {
   const user = 'keystone-test'
   const password = 'keystone-test-secret'
   const credentialsFile = path.join(dir, 's3-credentials')
-  await writeFile(credentialsFile, `AWS_ACCESS_KEY_ID=${user}\nAWS_SECRET_ACCESS_KEY=${password}\n`, { mode: 0o600 })
+  await writeFile(
+    credentialsFile,
+    `AWS_ACCESS_KEY_ID=${user}\nAWS_SECRET_ACCESS_KEY=${password}\n`,
+    { mode: 0o600 },
+  )
   let child: ChildProcess | undefined
 
   const start = async () => {
     const log: string[] = []
-    child = spawn('minio', ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
-      env: { ...process.env, MINIO_ROOT_USER: user, MINIO_ROOT_PASSWORD: password, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    child = spawn(
+      'minio',
+      [
+        'server',
+        dataDir,
+        '--address',
+        `127.0.0.1:${port}`,
+        '--console-address',
+        `127.0.0.1:${consolePort}`,
+        '--quiet',
+      ],
+      {
+        env: {
+          ...process.env,
+          MINIO_ROOT_USER: user,
+          MINIO_ROOT_PASSWORD: password,
+          MINIO_BROWSER: 'off',
+          MINIO_UPDATE: 'off',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     child.stdout!.on('data', (d: Buffer) => log.push(d.toString()))
     child.stderr!.on('data', (d: Buffer) => log.push(d.toString()))
     for (let i = 0; i < 300; i++) {
-      if (child.exitCode !== null) throw new Error(`minio exited ${child.exitCode}: ${log.join('')}`)
-      const ready = await fetch(`${endpoint}/minio/health/ready`).then((r) => r.ok, () => false)
+      if (child.exitCode !== null)
+        throw new Error(`minio exited ${child.exitCode}: ${log.join('')}`)
+      const ready = await fetch(`${endpoint}/minio/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )
       if (ready) return
       await sleep(100)
     }

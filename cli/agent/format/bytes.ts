@@ -36,7 +36,7 @@ export class ByteWriter {
 
   // Signed 64-bit integers (nanosecond times), zigzag-encoded.
   bigint(value: bigint): this {
-    let zigzag = value >= 0n ? value << 1n : ((-value) << 1n) - 1n
+    let zigzag = value >= 0n ? value << 1n : (-value << 1n) - 1n
     this.#room(10)
     while (zigzag >= 0x80n) {
       this.#buf[this.#length++] = Number(zigzag & 0x7fn) | 0x80

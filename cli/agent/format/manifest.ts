@@ -23,7 +23,12 @@ const TYPES = ['file', 'dir', 'symlink'] as const
 export function encodeManifest(entries: readonly Entry[]): Buffer {
   const w = new ByteWriter().string(MAGIC).varint(entries.length)
   for (const e of entries) {
-    w.byte(TYPES.indexOf(e.type)).string(e.path).varint(e.mode).varint(e.uid).varint(e.gid).bigint(e.mtimeNs)
+    w.byte(TYPES.indexOf(e.type))
+      .string(e.path)
+      .varint(e.mode)
+      .varint(e.uid)
+      .varint(e.gid)
+      .bigint(e.mtimeNs)
     if (e.type === 'file') {
       w.varint(e.size).varint(e.chunks.length)
       for (const id of e.chunks) w.bytes(id)
@@ -42,7 +47,13 @@ export function decodeManifest(bytes: Uint8Array): Entry[] {
   for (let i = 0; i < count; i++) {
     const type = TYPES[r.byte()]
     if (type === undefined) throw new FormatError('unknown entry type')
-    const common: Common = { path: r.string(), mode: r.varint(), uid: r.varint(), gid: r.varint(), mtimeNs: r.bigint() }
+    const common: Common = {
+      path: r.string(),
+      mode: r.varint(),
+      uid: r.varint(),
+      gid: r.varint(),
+      mtimeNs: r.bigint(),
+    }
     if (type === 'file') {
       const size = r.varint()
       const n = r.varint()

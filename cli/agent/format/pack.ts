@@ -35,7 +35,8 @@ export function decodeEntries(r: ByteReader): BlobEntry[] {
     const id = r.bytes(32)
     const flags = r.byte()
     const kind = flags & 0x7f
-    if (kind !== BlobKind.data && kind !== BlobKind.tree) throw new FormatError(`unknown blob kind ${kind}`)
+    if (kind !== BlobKind.data && kind !== BlobKind.tree)
+      throw new FormatError(`unknown blob kind ${kind}`)
     entries.push({
       id,
       kind,
@@ -76,7 +77,12 @@ export class PackBuilder {
 
   // `sealed` is the blob already sealed with its id as associated data.
   add(entry: Omit<BlobEntry, 'offset' | 'length'>, sealed: Uint8Array): BlobEntry {
-    const full: BlobEntry = { ...entry, id: Buffer.from(entry.id), offset: this.#size, length: sealed.length }
+    const full: BlobEntry = {
+      ...entry,
+      id: Buffer.from(entry.id),
+      offset: this.#size,
+      length: sealed.length,
+    }
     this.#room(sealed.length)
     this.#buf.set(sealed, this.#size)
     this.#size += sealed.length

@@ -22,6 +22,7 @@ export function decodeSnapshot(sealKey: Uint8Array, sealed: Uint8Array): Snapsho
   const plain = open(sealKey, sealed, AAD)
   if (plain === undefined) throw new FormatError('the snapshot does not authenticate')
   const value = JSON.parse(plain.toString('utf8')) as Snapshot
-  if (value.version !== 1 || !Array.isArray(value.tree)) throw new FormatError('not a version 1 snapshot')
+  if (value.version !== 1 || !Array.isArray(value.tree))
+    throw new FormatError('not a version 1 snapshot')
   return value
 }

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import { constants, promises as fs } from 'node:fs'
 import path from 'node:path'
+import { syncDir, writeFileDurable, writeTempSynced } from '../../fs/durable.js'
 import { ObjectMissing, StoreUnavailable, type Store, type StoredObject } from './store.js'
 
 // A repository in a local folder (an external disk, a NAS mount). Writes go to a temporary
@@ -44,43 +44,18 @@ export class FileStore implements Store {
     }
   }
 
-  // Writes `data` to a temporary file beside `file`, fsynced; returns its name.
-  async #writeTemp(file: string, data: Uint8Array): Promise<string> {
-    await this.#checkRoot()
-    await fs.mkdir(path.dirname(file), { recursive: true })
-    const temp = `${file}.tmp-${randomBytes(6).toString('hex')}`
-    const handle = await fs.open(temp, 'wx', 0o600)
-    try {
-      await handle.writeFile(data)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    return temp
-  }
-
-  async #syncDir(dir: string): Promise<void> {
-    const handle = await fs.open(dir, 'r')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  }
-
   async put(name: string, data: Uint8Array): Promise<void> {
-    const file = this.#file(name)
-    const temp = await this.#writeTemp(file, data)
-    await fs.rename(temp, file)
-    await this.#syncDir(path.dirname(file))
+    await this.#checkRoot()
+    await writeFileDurable(this.#file(name), data)
   }
 
   async putIfAbsent(name: string, data: Uint8Array): Promise<boolean> {
+    await this.#checkRoot()
     const file = this.#file(name)
-    const temp = await this.#writeTemp(file, data)
+    const temp = await writeTempSynced(file, data)
     try {
       await fs.link(temp, file) // fails with EEXIST: the atomic "create only if absent"
-      await this.#syncDir(path.dirname(file))
+      await syncDir(path.dirname(file))
       return true
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false

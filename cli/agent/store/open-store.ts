@@ -16,19 +16,28 @@ export interface StoreSettings {
 
 // `s3://bucket/some/prefix` → bucket and "some/prefix/"; anything else must be file:// or an
 // absolute path.
-export function parseStoreUrl(url: string): { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string } {
+export function parseStoreUrl(
+  url: string,
+): { kind: 'file'; root: string } | { kind: 's3'; bucket: string; prefix: string } {
   if (url.startsWith('s3://')) {
     const rest = url.slice('s3://'.length)
     const slash = rest.indexOf('/')
     const bucket = slash === -1 ? rest : rest.slice(0, slash)
     const prefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/\/*$/, '')
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
-      throw new UsageError(`${url}: "${bucket}" is not a valid bucket name`, 'use s3://<bucket>/<prefix>, e.g. s3://backups/web1')
+      throw new UsageError(
+        `${url}: "${bucket}" is not a valid bucket name`,
+        'use s3://<bucket>/<prefix>, e.g. s3://backups/web1',
+      )
     return { kind: 's3', bucket, prefix: prefix === '' ? '' : `${prefix}/` }
   }
   if (url.startsWith('file://')) {
     const root = url.slice('file://'.length)
-    if (!path.isAbsolute(root)) throw new UsageError(`${url}: a file store needs an absolute path`, 'write file:///path/to/folder (three slashes)')
+    if (!path.isAbsolute(root))
+      throw new UsageError(
+        `${url}: a file store needs an absolute path`,
+        'write file:///path/to/folder (three slashes)',
+      )
     return { kind: 'file', root }
   }
   if (path.isAbsolute(url)) return { kind: 'file', root: url }
@@ -41,7 +50,9 @@ export function readCredentialsFile(file: string): S3Credentials {
   try {
     text = readFileSync(file, 'utf8')
   } catch (error) {
-    throw new UserError(`${file}: cannot read the S3 credentials (${(error as NodeJS.ErrnoException).code})`)
+    throw new UserError(
+      `${file}: cannot read the S3 credentials (${(error as NodeJS.ErrnoException).code})`,
+    )
   }
   const values = new Map<string, string>()
   for (const line of text.split('\n')) {

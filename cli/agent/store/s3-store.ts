@@ -10,7 +10,13 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
-import { ObjectMissing, StoreError, StoreUnavailable, type Store, type StoredObject } from './store.js'
+import {
+  ObjectMissing,
+  StoreError,
+  StoreUnavailable,
+  type Store,
+  type StoredObject,
+} from './store.js'
 
 // The SDK warns on every start under Node 20 that its releases from 2027 on need Node 22. The
 // version Keystone uses is pinned in package.json, so the warning says nothing to a user here.
@@ -31,18 +37,46 @@ export interface S3Credentials {
 }
 
 // Errors that mean "try again later" rather than "this request is wrong".
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET'])
-const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'SlowDown', 'ServiceUnavailable', 'InternalError', 'XMinioServerNotInitialized'])
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+])
+const TRANSIENT_NAMES = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'SlowDown',
+  'ServiceUnavailable',
+  'InternalError',
+  'XMinioServerNotInitialized',
+])
 
 function isTransient(error: unknown): boolean {
-  const e = error as { code?: string; name?: string; $metadata?: { httpStatusCode?: number }; cause?: unknown }
+  const e = error as {
+    code?: string
+    name?: string
+    $metadata?: { httpStatusCode?: number }
+    cause?: unknown
+  }
   const status = e.$metadata?.httpStatusCode
   if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return true
-  if ((e.code !== undefined && TRANSIENT_CODES.has(e.code)) || (e.name !== undefined && TRANSIENT_NAMES.has(e.name))) return true
+  if (
+    (e.code !== undefined && TRANSIENT_CODES.has(e.code)) ||
+    (e.name !== undefined && TRANSIENT_NAMES.has(e.name))
+  )
+    return true
   return e.cause !== undefined && e.cause !== error && isTransient(e.cause)
 }
 
-const statusOf = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+const statusOf = (error: unknown) =>
+  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
 
 // A repository in an S3 bucket under a prefix: AWS, MinIO, SeaweedFS, Garage. Requests are
 // signed with SigV4 over the payload's SHA-256, so the server rejects a body damaged in transit.
@@ -94,25 +128,37 @@ export class S3Store implements Store {
       await this.#send('HEAD bucket', () => this.#client.send(new HeadBucketCommand({ Bucket })))
     } catch (error) {
       if (statusOf(error) !== 404) throw rethrow(this.url, error)
-      await this.#send('create bucket', () => this.#client.send(new CreateBucketCommand({ Bucket })))
+      await this.#send('create bucket', () =>
+        this.#client.send(new CreateBucketCommand({ Bucket })),
+      )
     }
   }
 
   async get(name: string): Promise<Buffer> {
     try {
       return await this.#send(`GET ${name}`, async () => {
-        const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name) }))
+        const out = await this.#client.send(
+          new GetObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name) }),
+        )
         return Buffer.from(await out.Body!.transformToByteArray())
       })
     } catch (error) {
-      if (statusOf(error) === 404 || (error as Error).name === 'NoSuchKey') throw new ObjectMissing(name)
+      if (statusOf(error) === 404 || (error as Error).name === 'NoSuchKey')
+        throw new ObjectMissing(name)
       throw rethrow(this.url, error)
     }
   }
 
   async put(name: string, data: Uint8Array): Promise<void> {
     await this.#send(`PUT ${name}`, () =>
-      this.#client.send(new PutObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name), Body: data, ContentLength: data.length })),
+      this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.#location.bucket,
+          Key: this.#key(name),
+          Body: data,
+          ContentLength: data.length,
+        }),
+      ),
     ).catch((error) => {
       throw rethrow(this.url, error)
     })
@@ -122,7 +168,13 @@ export class S3Store implements Store {
     try {
       await this.#send(`PUT ${name}`, () =>
         this.#client.send(
-          new PutObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name), Body: data, ContentLength: data.length, IfNoneMatch: '*' }),
+          new PutObjectCommand({
+            Bucket: this.#location.bucket,
+            Key: this.#key(name),
+            Body: data,
+            ContentLength: data.length,
+            IfNoneMatch: '*',
+          }),
         ),
       )
       return true
@@ -139,13 +191,18 @@ export class S3Store implements Store {
     do {
       const page = await this.#send(`LIST ${prefix}`, () =>
         this.#client.send(
-          new ListObjectsV2Command({ Bucket: this.#location.bucket, Prefix: this.#key(prefix), ContinuationToken }),
+          new ListObjectsV2Command({
+            Bucket: this.#location.bucket,
+            Prefix: this.#key(prefix),
+            ContinuationToken,
+          }),
         ),
       ).catch((error) => {
         throw rethrow(this.url, error)
       })
       for (const o of page.Contents ?? []) {
-        if (o.Key !== undefined) out.push({ name: o.Key.slice(this.#location.prefix.length), size: o.Size ?? 0 })
+        if (o.Key !== undefined)
+          out.push({ name: o.Key.slice(this.#location.prefix.length), size: o.Size ?? 0 })
       }
       ContinuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined
     } while (ContinuationToken !== undefined)
@@ -154,7 +211,9 @@ export class S3Store implements Store {
 
   async delete(name: string): Promise<void> {
     await this.#send(`DELETE ${name}`, () =>
-      this.#client.send(new DeleteObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name) })),
+      this.#client.send(
+        new DeleteObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name) }),
+      ),
     ).catch((error) => {
       throw rethrow(this.url, error)
     })
@@ -162,10 +221,16 @@ export class S3Store implements Store {
 }
 
 function describe(error: unknown): string {
-  const e = error as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } }
+  const e = error as {
+    name?: string
+    message?: string
+    code?: string
+    $metadata?: { httpStatusCode?: number }
+  }
   const status = e.$metadata?.httpStatusCode
   const what = e.code ?? e.name ?? 'error'
-  const message = e.message !== undefined && e.message !== '' && e.message !== what ? `: ${e.message}` : ''
+  const message =
+    e.message !== undefined && e.message !== '' && e.message !== what ? `: ${e.message}` : ''
   return `${what}${status === undefined ? '' : ` (HTTP ${status})`}${message}`
 }
 

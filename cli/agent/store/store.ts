@@ -25,7 +25,9 @@ export interface Store {
 export class StoreUnavailable extends UserError {
   override name = 'StoreUnavailable'
   constructor(message: string) {
-    super(message, { hint: 'check the network and the store; `keystone agent status` shows what is queued meanwhile' })
+    super(message, {
+      hint: 'check the network and the store; `keystone agent status` shows what is queued meanwhile',
+    })
   }
 }
 
