@@ -4,7 +4,9 @@
 # Usage: bench/sync.sh [--quick] [--json results.json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-minio_dir=$(ls -d "${XDG_CACHE_HOME:-$HOME/.cache}"/keystone/tools/minio-* 2>/dev/null | tail -1 || true)
-[[ -n $minio_dir ]] && export PATH="$minio_dir:$PATH"
+for minio_dir in "${XDG_CACHE_HOME:-$HOME/.cache}"/keystone/tools/minio-*; do
+  [[ -x $minio_dir/minio ]] && PATH="$minio_dir:$PATH"
+done
+export PATH
 [[ -f dist/cli/main.js ]] || node scripts/build-cli.mjs
 exec node bench/sync.mjs "$@"

@@ -14,6 +14,7 @@ t.test('exit codes', async (t) => {
     noIdentity: 5,
     notRecipient: 6,
     internal: 70,
+    queued: 75,
     interrupted: 130,
   })
 })

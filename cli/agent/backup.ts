@@ -77,6 +77,8 @@ export async function backup(agent: Agent, options: BackupOptions): Promise<Back
 
 async function pass(agent: Agent, options: BackupOptions, host: string): Promise<BackupResult> {
   const { repo, state, outbox } = agent
+  // A snapshot is dated when its scan began: it holds nothing newer than that.
+  const started = new Date()
   const { entries: scanned, skipped } = scan(options.paths)
   const chunksOf = new Map<string, Uint8Array[]>() // absolute path → chunk ids
   const sizeOf = new Map<string, number>() // bytes actually read, for files read this pass
@@ -197,7 +199,7 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
   const files = entries.filter((e) => e.type === 'file')
   const snapshot: Snapshot = {
     version: 1,
-    time: new Date().toISOString(),
+    time: started.toISOString(),
     host,
     paths: [...new Set(options.paths.map((p) => '/' + manifestPath(p)))].sort(),
     ...(parent !== undefined && { parent }),
