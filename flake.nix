@@ -126,7 +126,13 @@
             pkgs.openssh
             pkgs.age
             pkgs.sbctl
-            pkgs.seaweedfs
+            # The sync agent: MinIO is the S3 server of its tests; restic, rclone and GNU time
+            # run bench/sync.sh; python3 builds better-sqlite3's add-on.
+            pkgs.minio
+            pkgs.restic
+            pkgs.rclone
+            pkgs.time
+            pkgs.python3
             pkgs.jq
             pkgs.strace
             pkgs.util-linux

@@ -6,6 +6,7 @@
   buildNpmPackage,
   importNpmLock,
   nodejs,
+  python3,
 }:
 let
   packageJson = lib.importJSON ./package.json;
@@ -28,6 +29,9 @@ buildNpmPackage {
   };
 
   npmDeps = importNpmLock { npmRoot = ./.; };
+  # better-sqlite3 (the sync agent's state) compiles its add-on with node-gyp during the
+  # install, which needs Python; nixpkgs' own better-sqlite3 package does the same.
+  nativeBuildInputs = [ python3 ];
   npmConfigHook = importNpmLock.npmConfigHook;
 
   # `npm run build` bundles cli/ into dist/ with esbuild (scripts/build-cli.mjs).

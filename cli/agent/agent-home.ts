@@ -45,7 +45,13 @@ export class AgentHome {
       throw new UserError(`no repository is set up in ${this.dir}`, {
         hint: 'create one with `keystone agent init file:///path` or `keystone agent init s3://bucket/prefix`, or point --agent-dir at an agent directory',
       })
-    return JSON.parse(readFileSync(this.settingsFile, 'utf8')) as AgentSettings
+    try {
+      return JSON.parse(readFileSync(this.settingsFile, 'utf8')) as AgentSettings
+    } catch (error) {
+      throw new UserError(`${this.settingsFile}: not readable JSON (${(error as Error).message})`, {
+        hint: '`keystone agent init` wrote it; restore it, or init a new agent directory and join with the recovery key',
+      })
+    }
   }
 
   // Written whole under a temporary name, then renamed: never a half-written settings file.

@@ -1,4 +1,6 @@
+import { lstatSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { UserError } from '../errors.js'
 import { Chunker, type ChunkSizes } from './chunker.js'
 import { sealBlob, type SealedBlob } from './format/blob.js'
 import { encodeManifest, type Entry } from './format/manifest.js'
@@ -50,6 +52,12 @@ const sameFile = (row: FileRow, f: ScannedFile) =>
   row.inode === f.stat.ino
 
 export async function backup(agent: Agent, options: BackupOptions): Promise<BackupResult> {
+  // A mistyped path must not become an empty snapshot that looks like a good backup.
+  const missing = options.paths.filter((p) => lstatSync(p, { throwIfNoEntry: false }) === undefined)
+  if (missing.length > 0)
+    throw new UserError(`${missing.join(', ')}: no such file or directory`, {
+      hint: 'name paths that exist; nothing was backed up',
+    })
   const { repo, state, outbox } = agent
   const host = options.host ?? agent.settings.label ?? hostname()
   let lease: Lease | undefined

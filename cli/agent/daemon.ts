@@ -53,8 +53,7 @@ export async function runDaemon(agent: Agent, options: DaemonOptions): Promise<v
       report({
         state: 'offline',
         nextRetry: new Date(Date.now() + delay).toISOString(),
-        ...(lastError !== undefined && { lastError }),
-        ...(outbox.offlineReason !== undefined && { lastError: outbox.offlineReason }),
+        lastError: outbox.offlineReason ?? lastError,
       })
       await wait(delay)
       if (options.signal.aborted) break

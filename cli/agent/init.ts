@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { UsageError, UserError } from '../errors.js'
 import { newIdentity, recipientOf } from '../vault/age.js'
 import { AgentHome, type AgentSettings } from './agent-home.js'
@@ -70,8 +70,17 @@ export async function init(home: AgentHome, options: InitOptions): Promise<InitR
 
   const device = await newIdentity()
   if (exists) {
-    const recovery = readFileSync(options.recoveryKeyFile!, 'utf8').trim()
-    const repo = await Repository.open(store, recovery)
+    const recovery = readRecoveryKey(options.recoveryKeyFile!)
+    const repo = await Repository.open(store, recovery).catch((error: unknown) => {
+      if (error instanceof UserError && /has no key in/.test(error.message))
+        throw new UserError(
+          `${options.recoveryKeyFile} is not the recovery key of the repository in ${store.url}`,
+          {
+            hint: 'use the recovery key printed when this repository was created, or add this device from another one (`keystone agent keys add`)',
+          },
+        )
+      throw error
+    })
     const wrapped = await wrapKey(repo.master, repo.keys, device.recipient, 'device', options.label)
     await store.put(wrapped.name, wrapped.bytes)
   } else {
@@ -82,17 +91,39 @@ export async function init(home: AgentHome, options: InitOptions): Promise<InitR
     if (options.writeRecoveryKey !== undefined)
       writeFileSync(options.writeRecoveryKey, recovery.identity + '\n', { mode: 0o600, flag: 'wx' })
     else options.showRecoveryKey(recovery.identity, print)
-    await Repository.create(
-      store,
-      {
-        device: { recipient: device.recipient, label: options.label },
-        recovery: { recipient: await recipientOf(recovery.identity) },
-      },
-      DEFAULT_PARAMETERS,
-    )
+    try {
+      await Repository.create(
+        store,
+        {
+          device: { recipient: device.recipient, label: options.label },
+          recovery: { recipient: await recipientOf(recovery.identity) },
+        },
+        DEFAULT_PARAMETERS,
+      )
+    } catch (error) {
+      // No repository, so no use for its recovery key: a second try may name the same file.
+      if (options.writeRecoveryKey !== undefined) rmSync(options.writeRecoveryKey, { force: true })
+      throw error
+    }
   }
   home.writePrivate(home.deviceKeyFile, device.identity + '\n')
   home.writeSettings(settings)
   const repo = await Repository.open(store, device.identity, home.cache())
   return { created: !exists, repository: repo.id }
+}
+
+function readRecoveryKey(file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8').trim()
+  } catch (error) {
+    throw new UserError(
+      `${file}: cannot read the recovery key (${(error as NodeJS.ErrnoException).code})`,
+    )
+  }
+  if (!/^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/.test(text))
+    throw new UserError(`${file} does not hold a recovery key`, {
+      hint: 'a recovery key is one line starting with AGE-SECRET-KEY-1, as `keystone agent init` printed it',
+    })
+  return text
 }

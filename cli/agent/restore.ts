@@ -46,6 +46,23 @@ export async function restore(
   listed: ListedSnapshot,
   options: RestoreOptions,
 ): Promise<RestoreResult> {
+  try {
+    return await restoreInto(repo, listed, options)
+  } catch (error) {
+    // A target that is read-only or full: one line, not an internal error.
+    const e = error as NodeJS.ErrnoException
+    if (e.syscall === undefined || e.code === undefined) throw error
+    throw new UserError(`cannot write ${e.path ?? options.target}: ${e.code}`, {
+      hint: `the target must be writable with room for the snapshot; what was restored so far is in ${options.target}`,
+    })
+  }
+}
+
+async function restoreInto(
+  repo: Repository,
+  listed: ListedSnapshot,
+  options: RestoreOptions,
+): Promise<RestoreResult> {
   const target = path.resolve(options.target)
   await checkTarget(target, options.overwrite === true)
   const catalog = await Catalog.load(repo)

@@ -17,10 +17,6 @@ export interface FileRow {
   chunks: Buffer // concatenated 32-byte ids
 }
 
-export interface KnownBlob extends BlobEntry {
-  pack: string
-}
-
 export interface QueuedObject {
   seq: number
   name: string
@@ -227,31 +223,6 @@ export class AgentState {
       if (indexName !== undefined)
         this.db.prepare('insert or ignore into seen_indexes (name) values (?)').run(indexName)
     })()
-  }
-
-  blob(id: Uint8Array): KnownBlob | undefined {
-    const r = this.db
-      .prepare('select pack, kind, compressed, offset, length, raw_length from blobs where id = ?')
-      .get(id) as
-      | {
-          pack: string
-          kind: BlobKind
-          compressed: number
-          offset: number
-          length: number
-          raw_length: number
-        }
-      | undefined
-    if (r === undefined) return undefined
-    return {
-      id,
-      pack: r.pack,
-      kind: r.kind,
-      compressed: r.compressed === 1,
-      offset: r.offset,
-      length: r.length,
-      rawLength: r.raw_length,
-    }
   }
 
   enqueue(name: string, kind: QueuedObject['kind'], bytes: number): void {

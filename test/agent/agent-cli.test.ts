@@ -2,6 +2,7 @@ import { chmod, mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 
 import path from 'node:path'
 import t from 'tap'
 import {
+  agentArgs,
   describeTree,
   initAgent,
   pseudoRandom,
@@ -9,6 +10,8 @@ import {
   tempDir,
   writeTree,
 } from '../helpers/agent.js'
+import { needs } from '../helpers/needs.js'
+import { onTerminal } from '../helpers/terminal.js'
 
 // `keystone agent` end to end on a folder store, through the built CLI: what a new user does.
 const MiB = 1024 * 1024
@@ -286,3 +289,94 @@ t.test('status reports the store, the queue and the last backup', async (t) => {
   t.match(missing.stderr, /no repository is set up/)
   await rm(work, { recursive: true, force: true })
 })
+
+t.test(
+  'init on a terminal shows the recovery key once, and that key lets a new device join',
+  { skip: needs('script', ['--version']) },
+  async (t) => {
+    const work = await tempDir('agent-cli')
+    const store = `file://${work}/store`
+    const shown = await onTerminal(
+      `node ${agentArgs(path.join(work, 'agent'), ['init', store])
+        .map((a) => `'${a}'`)
+        .join(' ')}`,
+      [],
+      { cwd: work, env: {} },
+    )
+    t.equal(shown.code, 0, shown.screen)
+    const keys = shown.screen.match(/AGE-SECRET-KEY-1[0-9A-Z]+/g) ?? []
+    t.equal(keys.length, 1, 'the recovery key appears exactly once')
+    t.match(
+      shown.screen,
+      /Its fingerprint, which `keystone agent keys` shows: [0-9a-f]{4}(-[0-9a-f]{4}){3}/,
+    )
+    const keyFile = path.join(work, 'recovery.key')
+    await writeFile(keyFile, keys[0]! + '\n', { mode: 0o600 })
+    const joined = await runAgent(path.join(work, 'agent2'), [
+      'init',
+      store,
+      '--recovery-key-file',
+      keyFile,
+    ])
+    t.equal(joined.code, 0, joined.stderr)
+    await rm(work, { recursive: true, force: true })
+  },
+)
+
+t.test(
+  'bad input: a missing path, an unreadable or wrong recovery key; nothing is changed',
+  async (t) => {
+    const work = await tempDir('agent-cli')
+    const store = `file://${work}/store`
+    const { agentDir } = await initAgent(store)
+    const missing = await runAgent(agentDir, ['backup', path.join(work, 'no-such-dir')])
+    t.equal(missing.code, 1)
+    t.match(missing.stderr, /no-such-dir: no such file or directory/)
+    t.same(
+      JSON.parse((await runAgent(agentDir, ['snapshots', '--json'])).stdout),
+      [],
+      'no empty snapshot',
+    )
+
+    const noFile = await runAgent(path.join(work, 'agent2'), [
+      'init',
+      store,
+      '--recovery-key-file',
+      path.join(work, 'nope.key'),
+    ])
+    t.equal(noFile.code, 1)
+    t.match(noFile.stderr, /nope\.key: cannot read the recovery key \(ENOENT\)/)
+    const notAKey = path.join(work, 'not-a-key')
+    await writeFile(notAKey, 'hello\n')
+    const garbage = await runAgent(path.join(work, 'agent2'), [
+      'init',
+      store,
+      '--recovery-key-file',
+      notAKey,
+    ])
+    t.equal(garbage.code, 1)
+    t.match(garbage.stderr, /does not hold a recovery key/)
+    const other = await initAgent(`file://${work}/other-store`)
+    const wrong = await runAgent(path.join(work, 'agent2'), [
+      'init',
+      store,
+      '--recovery-key-file',
+      other.recoveryKey,
+    ])
+    t.equal(wrong.code, 1)
+    t.match(wrong.stderr, /is not the recovery key of the repository/)
+    t.same(
+      await readdir(path.join(work, 'store/keys')).then((k) => k.length),
+      2,
+      'no key was added',
+    )
+    for (const r of [missing, noFile, garbage, wrong])
+      t.notMatch(r.stderr, /internal error|    at /)
+
+    await writeFile(path.join(agentDir, 'agent.json'), '{ broken')
+    const broken = await runAgent(agentDir, ['status'])
+    t.equal(broken.code, 1)
+    t.match(broken.stderr, /agent\.json: not readable JSON/)
+    await rm(work, { recursive: true, force: true })
+  },
+)

@@ -112,12 +112,14 @@ export class S3Store implements Store {
     return this.#location.prefix + name
   }
 
+  // Every request goes through here: a transient failure becomes StoreUnavailable (retried,
+  // then queued), any other one a StoreError in one line that keeps the HTTP status.
   async #send<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
       return await run()
     } catch (error) {
       if (isTransient(error)) throw new StoreUnavailable(`${this.url}: ${what}: ${describe(error)}`)
-      throw error
+      throw new S3RequestError(this.url, error)
     }
   }
 
@@ -127,7 +129,7 @@ export class S3Store implements Store {
     try {
       await this.#send('HEAD bucket', () => this.#client.send(new HeadBucketCommand({ Bucket })))
     } catch (error) {
-      if (statusOf(error) !== 404) throw rethrow(this.url, error)
+      if (!(error instanceof S3RequestError && error.status === 404)) throw error
       await this.#send('create bucket', () =>
         this.#client.send(new CreateBucketCommand({ Bucket })),
       )
@@ -143,45 +145,38 @@ export class S3Store implements Store {
         return Buffer.from(await out.Body!.transformToByteArray())
       })
     } catch (error) {
-      if (statusOf(error) === 404 || (error as Error).name === 'NoSuchKey')
+      if (error instanceof S3RequestError && (error.status === 404 || error.code === 'NoSuchKey'))
         throw new ObjectMissing(name)
-      throw rethrow(this.url, error)
+      throw error
     }
   }
 
-  async put(name: string, data: Uint8Array): Promise<void> {
-    await this.#send(`PUT ${name}`, () =>
+  #putObject(name: string, data: Uint8Array, ifAbsent: boolean) {
+    return this.#send(`PUT ${name}`, () =>
       this.#client.send(
         new PutObjectCommand({
           Bucket: this.#location.bucket,
           Key: this.#key(name),
           Body: data,
           ContentLength: data.length,
+          ...(ifAbsent && { IfNoneMatch: '*' }),
         }),
       ),
-    ).catch((error) => {
-      throw rethrow(this.url, error)
-    })
+    )
+  }
+
+  async put(name: string, data: Uint8Array): Promise<void> {
+    await this.#putObject(name, data, false)
   }
 
   async putIfAbsent(name: string, data: Uint8Array): Promise<boolean> {
     try {
-      await this.#send(`PUT ${name}`, () =>
-        this.#client.send(
-          new PutObjectCommand({
-            Bucket: this.#location.bucket,
-            Key: this.#key(name),
-            Body: data,
-            ContentLength: data.length,
-            IfNoneMatch: '*',
-          }),
-        ),
-      )
+      await this.#putObject(name, data, true)
       return true
     } catch (error) {
-      const status = statusOf(error)
-      if (status === 412 || status === 409) return false
-      throw rethrow(this.url, error)
+      if (error instanceof S3RequestError && (error.status === 412 || error.status === 409))
+        return false
+      throw error
     }
   }
 
@@ -197,9 +192,7 @@ export class S3Store implements Store {
             ContinuationToken,
           }),
         ),
-      ).catch((error) => {
-        throw rethrow(this.url, error)
-      })
+      )
       for (const o of page.Contents ?? []) {
         if (o.Key !== undefined)
           out.push({ name: o.Key.slice(this.#location.prefix.length), size: o.Size ?? 0 })
@@ -214,9 +207,7 @@ export class S3Store implements Store {
       this.#client.send(
         new DeleteObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name) }),
       ),
-    ).catch((error) => {
-      throw rethrow(this.url, error)
-    })
+    )
   }
 }
 
@@ -234,15 +225,22 @@ function describe(error: unknown): string {
   return `${what}${status === undefined ? '' : ` (HTTP ${status})`}${message}`
 }
 
-// A permanent S3 error (wrong credentials, no such bucket) as one line.
-function rethrow(url: string, error: unknown): Error {
-  if (error instanceof StoreUnavailable || error instanceof ObjectMissing) return error
-  const status = statusOf(error)
-  const hint =
-    status === 403
-      ? ' — check the access key and secret in the S3 credentials file'
-      : status === 404
-        ? ' — does the bucket exist? `keystone agent init` creates it'
-        : ''
-  return new StoreError(`${url}: ${describe(error)}${hint}`)
+// A permanent S3 error (wrong credentials, no such bucket) as one line, with a hint for the
+// common ones; the HTTP status and error code stay for the callers that expect some.
+class S3RequestError extends StoreError {
+  readonly status: number | undefined
+  readonly code: string | undefined
+
+  constructor(url: string, error: unknown) {
+    const status = statusOf(error)
+    const hint =
+      status === 403
+        ? ' — check the access key and secret in the S3 credentials file'
+        : status === 404
+          ? ' — does the bucket exist? `keystone agent init` creates it'
+          : ''
+    super(`${url}: ${describe(error)}${hint}`, { cause: error })
+    this.status = status
+    this.code = (error as { name?: string }).name
+  }
 }
