@@ -19,7 +19,7 @@ try {
     log: (line) => process.stderr.write(line + '\n'),
   })
   console.log(
-    `fault injection: ${result.killed} SIGKILLs in ${result.runs} backups, ${result.restores} restores checked byte for byte, ${result.snapshots} snapshots; converged; ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    `fault injection: ${result.killed} SIGKILLs in ${result.runs} backups, ${result.restores} restores checked byte for byte, ${result.snapshots} snapshots (${result.committedByKilled} committed by runs killed before they exited); converged; ${((Date.now() - started) / 1000).toFixed(0)} s`,
   )
 } catch (error) {
   console.error(error.message)

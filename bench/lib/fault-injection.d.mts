@@ -4,4 +4,10 @@ export function runFaultInjection(options: {
   store: string
   storeArgs?: string[]
   log?: (line: string) => void
-}): Promise<{ runs: number; killed: number; restores: number; snapshots: number }>
+}): Promise<{
+  runs: number
+  killed: number
+  restores: number
+  snapshots: number
+  committedByKilled: number
+}>

@@ -111,6 +111,7 @@ export async function runFaultInjection({
     expected.set(known.at(-1), tree)
 
     let killed = 0
+    let committedByKilled = 0 // killed after writing the snapshot, before exiting
     let runs = 0
     let restores = 0
     while (killed < kills) {
@@ -136,15 +137,24 @@ export async function runFaultInjection({
         )
       tree = describeTree(src)
 
+      // Every 8th run goes uninterrupted: it commits a snapshot and measures how long a pass
+      // takes now, so the kill points keep covering a whole pass (scan, packs, index,
+      // snapshot, state) even as killed passes leave more work for the next.
       const before = new Set(known)
-      const delay = Math.floor(random() * passMs)
+      const spared = runs % 8 === 0
+      const delay = Math.floor(random() * passMs * 1.1)
       started = Date.now()
-      const run = await agent(agentDir, ['backup', src], { killAfterMs: delay })
+      const run = await agent(agentDir, ['backup', src], spared ? {} : { killAfterMs: delay })
+      const runMs = Date.now() - started
       if (run.signal === 'SIGKILL') killed++
       else if (run.code !== 0) fail(`run ${runs}: backup exited ${run.code}: ${run.stderr}`)
-      else passMs = Math.max(passMs * 0.8, Date.now() - started) // keep the kill window near a pass's length
+      else if (spared) passMs = runMs
       known = await snapshotsNow()
-      for (const id of known) if (!before.has(id)) expected.set(id, tree)
+      for (const id of known) {
+        if (before.has(id)) continue
+        expected.set(id, tree)
+        if (run.signal === 'SIGKILL') committedByKilled++
+      }
 
       const verified = await agent(agentDir, [
         'verify',
@@ -159,7 +169,7 @@ export async function runFaultInjection({
         restores++
       }
       log(
-        `run ${runs}: ${run.signal === 'SIGKILL' ? `killed after ${delay} ms` : 'finished'}; ${killed}/${kills} kills`,
+        `run ${runs}: ${run.signal === 'SIGKILL' ? `killed after ${delay} ms` : `finished in ${runMs} ms`}; ${killed}/${kills} kills`,
       )
     }
 
@@ -177,7 +187,7 @@ export async function runFaultInjection({
       )
     const full = await agent(agentDir, ['verify', '--read-data'])
     if (full.code !== 0) fail(`final verify --read-data: ${full.stderr}`)
-    return { runs, killed, restores, snapshots: expected.size }
+    return { runs, killed, restores, snapshots: expected.size, committedByKilled }
   } finally {
     await rm(work, { recursive: true, force: true })
   }

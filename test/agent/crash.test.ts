@@ -18,6 +18,6 @@ t.test(
     })
     t.ok(result.killed >= 50, `${result.killed} kills in ${result.runs} runs`)
     t.ok(result.restores >= 10, `${result.restores} restores checked byte for byte`)
-    t.ok(result.snapshots > 1)
+    t.ok(result.snapshots > 5, `${result.snapshots} snapshots committed along the way`)
   },
 )
