@@ -169,6 +169,9 @@ function writeAt(place: Placement, data: Uint8Array): void {
 function setMetadata(file: string, e: Entry, asRoot: boolean): void {
   if (asRoot) lchownSync(file, e.uid, e.gid)
   if (e.type !== 'symlink') chmodSync(file, e.mode)
-  const seconds = Number(e.mtimeNs / 1000n) / 1e6
+  // Node takes times as seconds in a double (a quarter of a microsecond apart today) and libuv
+  // truncates them to nanoseconds, so the middle of the microsecond is asked for: the exact
+  // value could come back one microsecond (and so, now and then, one millisecond) early.
+  const seconds = (Number(e.mtimeNs / 1000n) + 0.5) / 1e6
   lutimesSync(file, seconds, seconds)
 }

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process'
+import { lstatSync } from 'node:fs'
 import { chmod, mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
@@ -120,6 +122,38 @@ t.test('restore of one path, and a non-empty target is refused untouched', async
   ])
   t.equal(missing.code, 1)
   t.match(missing.stderr, /is not in snapshot/)
+  await rm(work, { recursive: true, force: true })
+})
+
+t.test('restore gives every file its modification time back to the microsecond', async (t) => {
+  const work = await tempDir('agent-cli')
+  const src = path.join(work, 'src')
+  const times = new Map<string, bigint>()
+  for (let i = 0; i < 200; i++) {
+    const file = path.join(src, `f${i}`)
+    await writeTree(src, { [`f${i}`]: `${i}` })
+    // touch takes nanoseconds; Node's utimes could not set these exactly.
+    const ns = 1_795_431_516_000_000_000n + BigInt(i) * 7_919_123_457n
+    execFileSync('touch', [
+      '-m',
+      '-d',
+      `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`,
+      file,
+    ])
+    times.set(`f${i}`, ns)
+  }
+  const { agentDir } = await initAgent(`file://${work}/store`)
+  t.equal((await runAgent(agentDir, ['backup', src])).code, 0)
+  const target = path.join(work, 'r')
+  t.equal((await runAgent(agentDir, ['restore', 'latest', '--target', target])).code, 0)
+  const wrong = [...times].filter(
+    ([name, ns]) =>
+      lstatSync(path.join(target, src, name), { bigint: true }).mtimeNs / 1000n !== ns / 1000n,
+  )
+  t.same(
+    wrong.map(([name]) => name),
+    [],
+  )
   await rm(work, { recursive: true, force: true })
 })
 
