@@ -2,6 +2,7 @@ import { lstatSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { UserError } from '../errors.js'
 import { Chunker, type ChunkSizes } from './chunker.js'
+import { chunkId } from './crypto/repository-keys.js'
 import { sealBlob, type SealedBlob } from './format/blob.js'
 import { encodeManifest, type Entry } from './format/manifest.js'
 import { BlobKind, PackBuilder, type BlobEntry } from './format/pack.js'
@@ -9,12 +10,13 @@ import { encodeSnapshot, type Snapshot } from './format/snapshot-object.js'
 import { encodeIndex } from './format/index-object.js'
 import type { Agent } from './agent-home.js'
 import { Lease } from './lease.js'
-import { indexName, packName, sha256hex, snapshotName } from './repository.js'
+import { indexName, packName, sha256hex, sha256hexAsync, snapshotName } from './repository.js'
 import { manifestPath, scan, type Scanned, type ScannedFile } from './scan.js'
 import type { FileRow } from './state.js'
 import { StoreUnavailable } from './store/store.js'
 import { syncIndexes } from './sync-index.js'
 import { ChunkPool } from './worker-pool.js'
+import { REF_FIELDS } from './worker-protocol.js'
 
 // One backup pass: scan, read only what changed, pack and store the new chunks, then the index,
 // then the snapshot (the commit order packs → index → snapshot). If the store stops answering,
@@ -46,7 +48,7 @@ const BATCH_FILES = 256
 const BATCH_BYTES = 4 * 1024 * 1024
 
 const sameFile = (row: FileRow, f: ScannedFile) =>
-  BigInt(row.size) === f.stat.size &&
+  row.size === f.stat.size &&
   row.mtimeNs === f.stat.mtimeNs &&
   row.ctimeNs === f.stat.ctimeNs &&
   row.inode === f.stat.ino
@@ -127,7 +129,7 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
         batchBytes = 0
       }
       for (const f of toRead) {
-        const size = Number(f.stat.size)
+        const size = f.stat.size
         if (size >= BATCH_BYTES) {
           submit()
           batch = [f.path]
@@ -147,13 +149,27 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
           continue
         }
         const files = tasks.get(reply.task)!
+        const bytes = Buffer.from(reply.bytes)
+        const { refs } = reply
+        const blobs: SealedBlob[] = []
+        let consumed = 0
+        let r = 0
         for (const news of reply.files) {
           const file = files[news.file]!
           const ids = chunksOf.get(file) ?? []
-          for (const blob of news.blobs) {
-            ids.push(blob.id)
-            await packer.add(blob, 'data')
-            pool.consumed(blob.sealed.length)
+          for (let k = 0; k < news.blobs; k++, r += REF_FIELDS) {
+            const at = refs[r]!
+            const length = refs[r + 1]!
+            const id = bytes.subarray(at, at + 32)
+            blobs.push({
+              id,
+              kind: BlobKind.data,
+              compressed: refs[r + 3] === 1,
+              rawLength: refs[r + 2]!,
+              sealed: bytes.subarray(at + 32, at + 32 + length),
+            })
+            ids.push(Buffer.from(id)) // a copy: the reply's buffer is dropped once packed
+            consumed += 32 + length
           }
           chunksOf.set(file, ids)
           if (news.error !== undefined) {
@@ -164,6 +180,8 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
             sizeOf.set(file, news.size)
           }
         }
+        await packer.addAll(blobs, 'data')
+        pool.consumed(consumed)
       }
     } finally {
       await pool.close()
@@ -182,9 +200,12 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
   const tree: string[] = []
   let at = 0
   for (const length of treeChunker.lengths(manifest)) {
-    const blob = sealBlob(repo.keys, manifest.subarray(at, at + length), BlobKind.tree, true)
-    tree.push(Buffer.from(blob.id).toString('hex'))
-    await packer.add(blob, 'tree')
+    const plaintext = manifest.subarray(at, at + length)
+    // An unchanged part of the tree is already stored: no need to compress and seal it again.
+    const id = chunkId(repo.keys.id, plaintext)
+    tree.push(id.toString('hex'))
+    if (!packer.has(id))
+      await packer.addAll([sealBlob(repo.keys, plaintext, BlobKind.tree, true)], 'tree')
     at += length
   }
   await packer.flush('tree')
@@ -233,7 +254,7 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
               [
                 e.path,
                 {
-                  size: sizeOf.get(e.path) ?? Number(e.stat.size),
+                  size: sizeOf.get(e.path) ?? e.stat.size,
                   mtimeNs: e.stat.mtimeNs,
                   ctimeNs: e.stat.ctimeNs,
                   inode: e.stat.ino,
@@ -282,23 +303,21 @@ function toEntries(
   chunksOf: Map<string, Uint8Array[]>,
   sizeOf: Map<string, number>,
 ): Entry[] {
+  // Object literals of one shape each, not spreads: this runs once per file of every pass.
   return scanned.map((e): Entry => {
-    const common = {
-      path: manifestPath(e.path),
-      mode: Number(e.stat.mode & 0o7777n),
-      uid: Number(e.stat.uid),
-      gid: Number(e.stat.gid),
-      mtimeNs: e.stat.mtimeNs,
+    const path = manifestPath(e.path)
+    const mode = e.stat.mode & 0o7777
+    const uid = e.stat.uid
+    const gid = e.stat.gid
+    const mtimeNs = e.stat.mtimeNs
+    if (e.type === 'file') {
+      const size = sizeOf.get(e.path) ?? e.stat.size
+      const chunks = chunksOf.get(e.path) ?? []
+      return { type: 'file', path, mode, uid, gid, mtimeNs, size, chunks }
     }
-    if (e.type === 'file')
-      return {
-        ...common,
-        type: 'file',
-        size: sizeOf.get(e.path) ?? Number(e.stat.size),
-        chunks: chunksOf.get(e.path) ?? [],
-      }
-    if (e.type === 'symlink') return { ...common, type: 'symlink', target: e.target }
-    return { ...common, type: 'dir' }
+    if (e.type === 'symlink')
+      return { type: 'symlink', path, mode, uid, gid, mtimeNs, target: e.target }
+    return { type: 'dir', path, mode, uid, gid, mtimeNs }
   })
 }
 
@@ -325,16 +344,24 @@ class Packer {
     return new PackBuilder(packSize + chunker.max + 64 * 1024)
   }
 
-  async add(blob: SealedBlob, kind: 'data' | 'tree'): Promise<void> {
-    const hex = Buffer.from(blob.id).toString('hex')
-    if (this.#pending.has(hex) || this.agent.state.hasBlob(blob.id)) return
-    this.#pending.add(hex)
-    const builder = this.#builders[kind]
-    builder.add(
-      { id: blob.id, kind: blob.kind, compressed: blob.compressed, rawLength: blob.rawLength },
-      blob.sealed,
-    )
-    if (builder.size >= this.agent.repo.parameters.packSize) await this.flush(kind)
+  has(id: Uint8Array): boolean {
+    return this.#pending.has(Buffer.from(id).toString('hex')) || this.agent.state.hasBlob(id)
+  }
+
+  // Adds the blobs not stored yet; what the repository holds is asked in one query per batch.
+  async addAll(blobs: readonly SealedBlob[], kind: 'data' | 'tree'): Promise<void> {
+    const known = this.agent.state.knownBlobs(blobs.map((b) => b.id))
+    for (const blob of blobs) {
+      const hex = Buffer.from(blob.id).toString('hex')
+      if (known.has(hex) || this.#pending.has(hex)) continue
+      this.#pending.add(hex)
+      const builder = this.#builders[kind]
+      builder.add(
+        { id: blob.id, kind: blob.kind, compressed: blob.compressed, rawLength: blob.rawLength },
+        blob.sealed,
+      )
+      if (builder.size >= this.agent.repo.parameters.packSize) await this.flush(kind)
+    }
   }
 
   async flush(kind: 'data' | 'tree'): Promise<void> {
@@ -342,7 +369,7 @@ class Packer {
     if (builder.count === 0) return
     this.#builders[kind] = kind === 'data' ? this.#newBuilder() : new PackBuilder()
     const bytes = builder.finish(this.agent.repo.keys.seal)
-    const id = sha256hex(bytes)
+    const id = await sha256hexAsync(bytes)
     this.bytes += bytes.length
     const upload = this.#store(id, bytes, builder.entries).finally(() =>
       this.#inFlight.delete(upload),

@@ -1,16 +1,15 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { Chunker } from './chunker.js'
-import { sealBlob } from './format/blob.js'
-import { BlobKind } from './format/pack.js'
+import { blobRoom, sealBlobInto } from './format/blob.js'
 import type { RepositoryKeys } from './crypto/repository-keys.js'
 import type { FileNews, WorkerInit, WorkerReply, WorkerTask } from './worker-protocol.js'
 
 // A worker thread of a backup pass: reads files, cuts them into chunks, hashes, compresses and
-// seals each chunk, and posts the sealed blobs back (transferred, not copied). The CPU work of a
-// pass happens here, on every core; the main thread only deduplicates, packs and uploads.
-// Backpressure: the main thread counts the bytes it has not consumed yet in `inFlight`; above
-// `limit` this worker waits, so a fast disk cannot fill the memory.
+// seals each chunk into a reply buffer that is posted (transferred, not copied) when full. The
+// CPU work of a pass happens here, on every core; the main thread only deduplicates, packs and
+// uploads. Backpressure: the main thread counts the bytes it has not consumed yet in `inFlight`;
+// above `limit` this worker waits, so a fast disk cannot fill the memory.
 const init = workerData as WorkerInit
 const keys: RepositoryKeys = {
   seal: Buffer.from(init.seal),
@@ -31,38 +30,57 @@ function waitForRoom(): void {
   }
 }
 
-// News of the current task not posted yet, and its sealed bytes.
-let pending: FileNews[] = []
-let pendingBytes = 0
+// The reply being filled: news of the current task, its blobs' refs and sealed bytes.
 const POST_BYTES = 4 * 1024 * 1024
+let pending: FileNews[] = []
+let refs: number[] = []
+let out: Buffer | undefined
+let used = 0
 
 function flush(task: number): void {
   if (pending.length === 0) return
-  const transfer = pending.flatMap((news) => news.blobs.map((b) => b.sealed.buffer as ArrayBuffer))
+  const bytes = (out ?? Buffer.alloc(0)).buffer as ArrayBuffer
+  const refArray = Int32Array.from(refs)
   waitForRoom()
-  Atomics.add(inFlight, 0, pendingBytes)
-  parentPort!.postMessage({ type: 'files', task, files: pending } satisfies WorkerReply, transfer)
+  Atomics.add(inFlight, 0, used)
+  parentPort!.postMessage(
+    { type: 'files', task, files: pending, bytes, refs: refArray } satisfies WorkerReply,
+    [bytes, refArray.buffer],
+  )
   pending = []
-  pendingBytes = 0
+  refs = []
+  out = undefined
+  used = 0
 }
 
-function news(task: number, file: number, update: Omit<FileNews, 'file'>): void {
+// The news entry of file `index`, open for more blobs.
+function newsOf(index: number): FileNews {
   const last = pending.at(-1)
   if (
     last !== undefined &&
-    last.file === file &&
+    last.file === index &&
     last.size === undefined &&
     last.error === undefined
-  ) {
-    last.blobs.push(...update.blobs)
-    if (update.size !== undefined) last.size = update.size
-    if (update.error !== undefined) last.error = update.error
-  } else pending.push({ file, ...update })
-  pendingBytes += update.blobs.reduce((n, b) => n + b.sealed.length, 0)
-  if (pendingBytes >= POST_BYTES) flush(task)
+  )
+    return last
+  const fresh: FileNews = { file: index, blobs: 0 }
+  pending.push(fresh)
+  return fresh
 }
 
-// Reads one file to its end, posting its blobs in order; returns the bytes read.
+function addBlob(task: number, index: number, plaintext: Uint8Array): void {
+  const room = blobRoom(plaintext.length)
+  if (out !== undefined && used + room > out.length) flush(task)
+  // Its own ArrayBuffer (never the shared pool), so it can be transferred.
+  out ??= Buffer.allocUnsafeSlow(Math.max(POST_BYTES, room))
+  const ref = sealBlobInto(keys, plaintext, init.compression, out, used)
+  used += 32 + ref.length
+  refs.push(ref.at, ref.length, ref.rawLength, ref.compressed ? 1 : 0)
+  newsOf(index).blobs++
+  if (used >= POST_BYTES) flush(task)
+}
+
+// Reads one file to its end, sealing its blobs in order; returns the bytes read.
 function chunkFile(path: string, task: number, index: number): number {
   const fd = openSync(path, 'r')
   try {
@@ -82,17 +100,13 @@ function chunkFile(path: string, task: number, index: number): number {
           total += n
         }
       }
-      const blobs = []
       const view = buffer.subarray(0, filled)
       while (start < filled) {
         const length = chunker.nextCut(view, start, eof)
         if (length === 0) break
-        blobs.push(
-          sealBlob(keys, view.subarray(start, start + length), BlobKind.data, init.compression),
-        )
+        addBlob(task, index, view.subarray(start, start + length))
         start += length
       }
-      if (blobs.length > 0) news(task, index, { blobs })
       if (eof && start === filled) return total
     }
   } finally {
@@ -101,11 +115,13 @@ function chunkFile(path: string, task: number, index: number): number {
 }
 
 parentPort!.on('message', (task: WorkerTask) => {
-  for (let i = 0; i < task.files.length; i++) {
+  const files = task.files.split('\0')
+  for (let i = 0; i < files.length; i++) {
     try {
-      news(task.id, i, { blobs: [], size: chunkFile(task.files[i]!, task.id, i) })
+      const size = chunkFile(files[i]!, task.id, i)
+      newsOf(i).size = size
     } catch (error) {
-      news(task.id, i, { blobs: [], error: (error as Error).message })
+      newsOf(i).error = (error as Error).message
     }
   }
   flush(task.id)

@@ -77,7 +77,7 @@ export class ChunkPool {
 
   // Queues one batch of files; returns its id, which every reply about it carries.
   submit(files: string[]): number {
-    const task: WorkerTask = { id: this.#nextId++, files }
+    const task: WorkerTask = { id: this.#nextId++, files: files.join('\0') }
     const worker = this.#idle.pop()
     if (worker === undefined) this.#tasks.push(task)
     else worker.postMessage(task)

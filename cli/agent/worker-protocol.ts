@@ -1,5 +1,4 @@
 import type { ChunkSizes } from './chunker.js'
-import type { SealedBlob } from './format/blob.js'
 
 // Messages between a backup pass and its chunk workers (chunk-worker.ts, worker-pool.ts).
 export interface WorkerInit {
@@ -14,18 +13,25 @@ export interface WorkerInit {
 
 export interface WorkerTask {
   id: number
-  files: string[]
+  files: string // the paths joined by NUL, which no path holds: one string clones faster than 256
 }
 
-// What a worker learned about one file: blobs in order, then (at the end) its size or error.
+// What a worker learned about one file: its next `blobs` blobs (in order, in the reply's refs),
+// then (at the end) its size or error.
 export interface FileNews {
   file: number
-  blobs: SealedBlob[]
+  blobs: number
   size?: number // set when the file was read to its end
   error?: string
 }
 
-// Replies carry many files at once: thousands of small files must not cost thousands of
-// messages (each one is a structured clone on both sides).
+// Replies carry many files at once, their blobs sealed back to back into one transferred buffer:
+// thousands of small files must not cost thousands of messages or buffers (each one is work for
+// the structured clone and the collector on both sides). `refs` holds four numbers per blob:
+// where it starts in `bytes` (its 32-byte id, then its sealed bytes), its sealed length, its
+// plaintext length and 1 when it is compressed.
 export type WorkerReply =
-  { type: 'files'; task: number; files: FileNews[] } | { type: 'task-done'; task: number }
+  | { type: 'files'; task: number; files: FileNews[]; bytes: ArrayBuffer; refs: Int32Array }
+  | { type: 'task-done'; task: number }
+
+export const REF_FIELDS = 4

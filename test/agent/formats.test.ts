@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs'
+import { deflateRawSync } from 'node:zlib'
 import fc from 'fast-check'
 import t from 'tap'
 import { deriveKeys } from '../../cli/agent/crypto/repository-keys.js'
-import { sealBlob, openBlob } from '../../cli/agent/format/blob.js'
-import { FormatError } from '../../cli/agent/format/bytes.js'
+import { looksCompressible, sealBlob, openBlob } from '../../cli/agent/format/blob.js'
+import { ByteReader, ByteWriter, FormatError } from '../../cli/agent/format/bytes.js'
 import { decodeIndex, encodeIndex } from '../../cli/agent/format/index-object.js'
 import { decodeManifest, encodeManifest, type Entry } from '../../cli/agent/format/manifest.js'
 import { BlobKind, PackBuilder, readPackHeader } from '../../cli/agent/format/pack.js'
@@ -47,6 +49,49 @@ const normalise = (entries: Entry[]) =>
   entries.map((e) =>
     e.type === 'file' ? { ...e, chunks: e.chunks.map((c) => Buffer.from(c).toString('hex')) } : e,
   )
+
+// The format as docs/repository-format.md states it, written the plain way: zigzag, then
+// seven bits a byte, low bits first.
+const referenceSigned = (value: bigint) => {
+  let z = value >= 0n ? value << 1n : (-value << 1n) - 1n
+  const out: number[] = []
+  while (z >= 0x80n) {
+    out.push(Number(z & 0x7fn) | 0x80)
+    z >>= 7n
+  }
+  out.push(Number(z))
+  return Buffer.from(out)
+}
+
+t.test(
+  'bytes: a signed 64-bit integer is zigzag LEB128, byte for byte, and reads back',
+  async (t) => {
+    const int64 = fc.oneof(
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+      fc.bigInt({ min: -(2n ** 30n), max: 2n ** 30n }),
+      fc.constantFrom(
+        0n,
+        -1n,
+        2n ** 26n,
+        2n ** 27n,
+        -(2n ** 27n),
+        2n ** 52n,
+        2n ** 53n,
+        -(2n ** 63n),
+      ),
+    )
+    fc.assert(
+      fc.property(int64, (value) => {
+        const bytes = new ByteWriter().bigint(value).finish()
+        t.equal(bytes.toString('hex'), referenceSigned(value).toString('hex'))
+        const reader = new ByteReader(bytes)
+        t.equal(reader.bigint(), value)
+        t.ok(reader.done)
+      }),
+      { ...params, numRuns: 500 },
+    )
+  },
+)
 
 t.test('manifest: decode(encode(entries)) equals entries', async (t) => {
   fc.assert(
@@ -146,6 +191,27 @@ t.test(
       ).compressed,
       'random bytes are not',
     )
+  },
+)
+
+t.test(
+  'compression is tried on text and code, not on random or already-compressed bytes',
+  async (t) => {
+    const text = Buffer.from(
+      Array.from({ length: 400 }, (_, i) => `line ${i}: the quick brown fox ${i * 7919}\n`).join(
+        '',
+      ),
+    )
+    t.ok(looksCompressible(text), 'text')
+    t.ok(
+      looksCompressible(Buffer.from(readFileSync(process.execPath).subarray(0, 65536))),
+      'a binary',
+    )
+    t.notOk(looksCompressible(crypto.getRandomValues(new Uint8Array(65536))), 'random bytes')
+    t.notOk(looksCompressible(deflateRawSync(text, { level: 9 })), 'deflated bytes')
+    t.notOk(looksCompressible(Buffer.alloc(200, 'a')), 'under 256 bytes: not worth a try')
+    const sealed = sealBlob(keys, text, BlobKind.data, true)
+    t.ok(sealed.compressed && sealed.sealed.length < text.length / 2)
   },
 )
 

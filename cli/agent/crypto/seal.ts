@@ -9,17 +9,30 @@ export const TAG_BYTES = 16
 export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES
 
 export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+  // Its own ArrayBuffer (never the shared pool), so it can be transferred without a copy.
+  const out = Buffer.allocUnsafeSlow(plaintext.length + SEAL_OVERHEAD)
+  sealInto(key, plaintext, aad, out, 0)
+  return out
+}
+
+// Seals into `out` at `at` (room for plaintext + SEAL_OVERHEAD); returns the bytes written. A
+// chunk worker seals many blobs into one buffer, so a batch is one transfer, not thousands.
+export function sealInto(
+  key: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  out: Buffer,
+  at: number,
+): number {
+  const start = at
   const nonce = randomBytes(NONCE_BYTES)
   const cipher = createCipheriv('aes-256-gcm', key, nonce)
   cipher.setAAD(aad)
-  // Its own ArrayBuffer (never the shared pool), so a worker can transfer it without a copy.
-  const out = Buffer.allocUnsafeSlow(plaintext.length + SEAL_OVERHEAD)
-  nonce.copy(out, 0)
-  let at = NONCE_BYTES
+  at += nonce.copy(out, at)
   at += cipher.update(plaintext).copy(out, at)
   at += cipher.final().copy(out, at)
-  cipher.getAuthTag().copy(out, at)
-  return out
+  at += cipher.getAuthTag().copy(out, at)
+  return at - start
 }
 
 // Returns the plaintext, or undefined when the ciphertext is not authentic.

@@ -5,6 +5,10 @@ export class FormatError extends Error {
   override name = 'FormatError'
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const LOW_28 = 0xfffffffn
+const unzigzag = (value: bigint) => (value & 1n ? -((value + 1n) >> 1n) : value >> 1n)
+
 export class ByteWriter {
   #buf = Buffer.allocUnsafe(4096)
   #length = 0
@@ -34,16 +38,16 @@ export class ByteWriter {
     return this
   }
 
-  // Signed 64-bit integers (nanosecond times), zigzag-encoded.
+  // Signed 64-bit integers (nanosecond times), zigzag-encoded LEB128. A nanosecond time is
+  // wider than a double's integers, so its low 28 bits go out as four bytes and the rest as a
+  // number: the same bytes as a BigInt loop, with two BigInt operations instead of ten.
   bigint(value: bigint): this {
-    let zigzag = value >= 0n ? value << 1n : (-value << 1n) - 1n
-    this.#room(10)
-    while (zigzag >= 0x80n) {
-      this.#buf[this.#length++] = Number(zigzag & 0x7fn) | 0x80
-      zigzag >>= 7n
-    }
-    this.#buf[this.#length++] = Number(zigzag)
-    return this
+    const zigzag = value >= 0n ? value << 1n : (-value << 1n) - 1n
+    if (zigzag <= MAX_SAFE) return this.varint(Number(zigzag))
+    this.#room(4)
+    let low = Number(zigzag & LOW_28)
+    for (let i = 0; i < 4; i++, low >>>= 7) this.#buf[this.#length++] = (low & 0x7f) | 0x80
+    return this.varint(Number(zigzag >> 28n))
   }
 
   bytes(value: Uint8Array): this {
@@ -54,8 +58,10 @@ export class ByteWriter {
   }
 
   string(value: string): this {
-    const encoded = Buffer.from(value, 'utf8')
-    return this.varint(encoded.length).bytes(encoded)
+    const length = Buffer.byteLength(value, 'utf8')
+    this.varint(length).#room(length)
+    this.#length += this.#buf.write(value, this.#length, 'utf8')
+    return this
   }
 
   finish(): Buffer {
@@ -97,16 +103,13 @@ export class ByteReader {
   }
 
   bigint(): bigint {
-    let value = 0n
-    let shift = 0n
-    for (;;) {
+    let low = 0
+    for (let shift = 0; shift < 28; shift += 7) {
       const b = this.byte()
-      value |= BigInt(b & 0x7f) << shift
-      if (b < 0x80) break
-      shift += 7n
-      if (shift > 70n) throw new FormatError('varint too long')
+      low |= (b & 0x7f) << shift
+      if (b < 0x80) return unzigzag(BigInt(low))
     }
-    return value & 1n ? -((value + 1n) >> 1n) : value >> 1n
+    return unzigzag((BigInt(this.varint()) << 28n) | BigInt(low))
   }
 
   bytes(length: number): Uint8Array {

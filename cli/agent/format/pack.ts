@@ -78,10 +78,12 @@ export class PackBuilder {
   // `sealed` is the blob already sealed with its id as associated data.
   add(entry: Omit<BlobEntry, 'offset' | 'length'>, sealed: Uint8Array): BlobEntry {
     const full: BlobEntry = {
-      ...entry,
       id: Buffer.from(entry.id),
+      kind: entry.kind,
+      compressed: entry.compressed,
       offset: this.#size,
       length: sealed.length,
+      rawLength: entry.rawLength,
     }
     this.#room(sealed.length)
     this.#buf.set(sealed, this.#size)
