@@ -15,7 +15,12 @@ const outdir = path.join(root, 'dist/cli')
 rmSync(path.join(root, 'dist'), { recursive: true, force: true })
 await build({
   absWorkingDir: root,
-  entryPoints: ['cli/main.ts', 'cli/host/write-schema.ts', 'cli/agent/chunk-worker.ts'],
+  entryPoints: [
+    'cli/main.ts',
+    'cli/host/write-schema.ts',
+    'cli/agent/chunk-worker.ts',
+    'cli/agent/restore-worker.ts',
+  ],
   outbase: 'cli',
   outdir,
   chunkNames: 'chunks/[name]-[hash]',

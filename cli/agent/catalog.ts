@@ -1,5 +1,5 @@
 import { IntegrityError } from './crypto/integrity-error.js'
-import { openBlob } from './format/blob.js'
+import { blobFromPack } from './format/blob.js'
 import { FormatError } from './format/bytes.js'
 import { decodeManifest, type Entry } from './format/manifest.js'
 import type { BlobEntry } from './format/pack.js'
@@ -38,29 +38,6 @@ export class Catalog {
   }
 }
 
-// One blob's plaintext out of a verified pack.
-export function blobFromPack(
-  repo: Repository,
-  pack: string,
-  bytes: Buffer,
-  entry: BlobEntry,
-  checkId = true,
-): Buffer {
-  try {
-    if (entry.offset + entry.length > bytes.length)
-      throw new FormatError('a blob lies outside the pack')
-    return openBlob(
-      repo.keys,
-      entry,
-      bytes.subarray(entry.offset, entry.offset + entry.length),
-      checkId,
-    )
-  } catch (error) {
-    if (error instanceof FormatError) throw new IntegrityError(packName(pack), error.message)
-    throw error
-  }
-}
-
 // A snapshot's manifest, from its tree blobs.
 export async function loadManifest(
   repo: Repository,
@@ -77,7 +54,7 @@ export async function loadManifest(
       bytes = await repo.readAddressed(packName(pack))
       packs.set(pack, bytes)
     }
-    parts.push(blobFromPack(repo, pack, bytes, entry))
+    parts.push(blobFromPack(repo.keys, packName(pack), bytes, entry))
   }
   try {
     return decodeManifest(Buffer.concat(parts))

@@ -12,10 +12,12 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { UserError } from '../errors.js'
-import { blobFromPack, Catalog, loadManifest, type Located } from './catalog.js'
+import { Catalog, loadManifest, type Located } from './catalog.js'
 import type { Entry } from './format/manifest.js'
 import { packName, type Repository } from './repository.js'
+import { RestorePool } from './restore-pool.js'
 import type { ListedSnapshot } from './snapshots.js'
+import type { Placement } from './worker-protocol.js'
 
 // Restores a snapshot (or one path of it) under a target directory, pack by pack: each pack is
 // downloaded once, checked (its SHA-256, then every blob's tag and id) and its blobs written
@@ -33,12 +35,6 @@ export interface RestoreResult {
   dirs: number
   symlinks: number
   bytes: number
-}
-
-interface Placement {
-  file: string
-  offset: number
-  whole: boolean // the file's only chunk: written (and created) in one call
 }
 
 export async function restore(
@@ -110,17 +106,36 @@ async function restoreInto(
     }
   }
 
+  // Downloads run ahead of the workers, so the network and the disk are busy at once; each
+  // fetcher holds one pack at a time, so at most `downloads` packs are in memory.
   const packs = [...byPack.keys()]
-  const worker = async () => {
-    for (let pack = packs.pop(); pack !== undefined; pack = packs.pop()) {
-      const packBytes = await repo.readSealed(packName(pack))
-      for (const use of byPack.get(pack)!) {
-        const plaintext = blobFromPack(repo, pack, packBytes, use.located.entry, false)
-        for (const place of use.places) writeAt(place, plaintext)
+  const pool = new RestorePool(repo.keys.seal)
+  let failure: unknown
+  const fetcher = async () => {
+    for (let pack = packs.pop(); pack !== undefined && failure === undefined; pack = packs.pop()) {
+      try {
+        const object = packName(pack)
+        const bytes = await repo.readSealed(object)
+        const blobs = byPack.get(pack)!.map(({ located: { entry }, places }) => ({
+          id: Buffer.from(entry.id).toString('hex'),
+          compressed: entry.compressed,
+          offset: entry.offset,
+          length: entry.length,
+          rawLength: entry.rawLength,
+          places,
+        }))
+        await pool.run(object, bytes, blobs)
+      } catch (error) {
+        failure ??= error
       }
     }
   }
-  await Promise.all(Array.from({ length: options.downloads ?? 3 }, worker))
+  try {
+    await Promise.all(Array.from({ length: options.downloads ?? 3 }, fetcher))
+  } finally {
+    await pool.close()
+  }
+  if (failure !== undefined) throw failure
 
   for (const e of entries) {
     if (e.type !== 'symlink') continue
@@ -153,17 +168,6 @@ async function checkTarget(target: string, overwrite: boolean): Promise<void> {
     throw new UserError(`${target} is not empty`, {
       hint: 'restore into an empty directory, or pass --overwrite to replace what is there',
     })
-}
-
-// Synchronous on purpose: thousands of small writes cost less without a promise each.
-function writeAt(place: Placement, data: Uint8Array): void {
-  if (place.whole) return writeFileSync(place.file, data, { mode: 0o600 })
-  const fd = openSync(place.file, 'r+')
-  try {
-    writeSync(fd, data, 0, data.length, place.offset)
-  } finally {
-    closeSync(fd)
-  }
 }
 
 function setMetadata(file: string, e: Entry, asRoot: boolean): void {

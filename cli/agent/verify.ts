@@ -1,5 +1,6 @@
 import { IntegrityError } from './crypto/integrity-error.js'
-import { blobFromPack, Catalog, loadManifest } from './catalog.js'
+import { Catalog, loadManifest } from './catalog.js'
+import { blobFromPack } from './format/blob.js'
 import { FormatError } from './format/bytes.js'
 import { readPackHeader } from './format/pack.js'
 import { readKeyInfo } from './key-ring.js'
@@ -112,7 +113,7 @@ export async function verify(
           if (error instanceof FormatError) throw new IntegrityError(name, error.message)
           throw error
         }
-        for (const entry of entries) blobFromPack(repo, pack, bytes, entry)
+        for (const entry of entries) blobFromPack(repo.keys, name, bytes, entry)
       } catch (error) {
         record(error)
       }

@@ -6,14 +6,14 @@ import type { ChunkSizes } from './chunker.js'
 import type { RepositoryKeys } from './crypto/repository-keys.js'
 import type { WorkerInit, WorkerReply, WorkerTask } from './worker-protocol.js'
 
-// The bundled worker sits in dist/cli/agent/ while this code runs from a shared chunk in
-// dist/cli/chunks/ (scripts/build-cli.mjs).
-function workerFile(): string {
-  for (const candidate of ['../agent/chunk-worker.js', './chunk-worker.js']) {
+// A bundled worker sits in dist/cli/agent/ while this code runs from a shared chunk in
+// dist/cli/chunks/ (scripts/build-cli.mjs); from the sources both sit in cli/agent/.
+export function workerFile(name: 'chunk-worker' | 'restore-worker'): string {
+  for (const candidate of [`../agent/${name}.js`, `./${name}.js`]) {
     const file = fileURLToPath(new URL(candidate, import.meta.url))
     if (existsSync(file)) return file
   }
-  throw new Error('chunk-worker.js is missing next to the CLI bundle; run `npm run build`')
+  throw new Error(`${name}.js is missing next to the CLI bundle; run \`npm run build\``)
 }
 
 // Chunk workers, one per core, fed batches of files. Replies arrive in one queue that the
@@ -46,7 +46,7 @@ export class ChunkPool {
       inFlight: shared,
       limit,
     }
-    const file = workerFile()
+    const file = workerFile('chunk-worker')
     for (let i = 0; i < Math.max(1, count); i++) {
       const worker = new Worker(file, { workerData: init })
       worker.on('message', (reply: WorkerReply) => {

@@ -35,3 +35,35 @@ export type WorkerReply =
   | { type: 'task-done'; task: number }
 
 export const REF_FIELDS = 4
+
+// Restore: one downloaded pack object (transferred), the blobs to take from it and where each
+// goes. Ids travel as hex: a view into a larger buffer would clone the whole buffer with it.
+export interface Placement {
+  file: string
+  offset: number
+  whole: boolean // the file's only chunk: written (and created) in one call
+}
+
+export interface RestoreBlob {
+  id: string
+  compressed: boolean
+  offset: number
+  length: number
+  rawLength: number
+  places: Placement[]
+}
+
+export interface RestoreJob {
+  job: number
+  object: string
+  pack: ArrayBuffer
+  blobs: RestoreBlob[]
+}
+
+export interface RestoreReply {
+  job: number
+  failure?:
+    | { kind: 'integrity'; object: string; reason: string }
+    | { kind: 'fs'; message: string; code?: string; syscall?: string; path?: string }
+    | { kind: 'other'; message: string }
+}

@@ -3,6 +3,7 @@ import { chunkId, type RepositoryKeys } from '../crypto/repository-keys.js'
 import { SEAL_OVERHEAD, open, seal, sealInto } from '../crypto/seal.js'
 import { blobAad, type BlobEntry, type BlobKind } from './pack.js'
 import { FormatError } from './bytes.js'
+import { IntegrityError } from '../crypto/integrity-error.js'
 
 export interface SealedBlob {
   id: Buffer
@@ -113,4 +114,23 @@ export function openBlob(
   )
     throw new FormatError(`blob ${Buffer.from(entry.id).toString('hex')} does not match its id`)
   return plaintext
+}
+
+// One blob out of a downloaded pack object: anything wrong with it is an IntegrityError naming
+// the object (exit 3), never a blob restored silently.
+export function blobFromPack(
+  keys: RepositoryKeys,
+  object: string,
+  pack: Buffer,
+  entry: BlobEntry,
+  checkId = true,
+): Buffer {
+  try {
+    if (entry.offset + entry.length > pack.length)
+      throw new FormatError('a blob lies outside the pack')
+    return openBlob(keys, entry, pack.subarray(entry.offset, entry.offset + entry.length), checkId)
+  } catch (error) {
+    if (error instanceof FormatError) throw new IntegrityError(object, error.message)
+    throw error
+  }
 }

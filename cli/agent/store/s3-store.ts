@@ -1,5 +1,6 @@
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
+import type { Readable } from 'node:stream'
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -51,6 +52,7 @@ const TRANSIENT_CODES = new Set([
 ])
 const TRANSIENT_NAMES = new Set([
   'TimeoutError',
+  'StoreUnavailable', // a body cut short (readBody)
   'RequestTimeout',
   'SlowDown',
   'ServiceUnavailable',
@@ -142,7 +144,7 @@ export class S3Store implements Store {
         const out = await this.#client.send(
           new GetObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name) }),
         )
-        return Buffer.from(await out.Body!.transformToByteArray())
+        return await readBody(out.Body as Readable, out.ContentLength)
       })
     } catch (error) {
       if (error instanceof S3RequestError && (error.status === 404 || error.code === 'NoSuchKey'))
@@ -243,4 +245,25 @@ class S3RequestError extends StoreError {
     this.status = status
     this.code = (error as { name?: string }).name
   }
+}
+
+// A body read straight into one buffer of its announced length, its own ArrayBuffer: no second
+// copy to join the pieces (the SDK's collector makes one), and a restore worker can be handed it
+// without a copy. A body longer or shorter than announced is a transfer error.
+async function readBody(body: Readable, length: number | undefined): Promise<Buffer> {
+  if (length === undefined) {
+    const parts: Buffer[] = []
+    for await (const part of body) parts.push(part as Buffer)
+    return Buffer.concat(parts)
+  }
+  const out = Buffer.allocUnsafeSlow(length)
+  let at = 0
+  for await (const part of body) {
+    const piece = part as Buffer
+    if (at + piece.length > length) throw new StoreUnavailable('a body longer than announced')
+    piece.copy(out, at)
+    at += piece.length
+  }
+  if (at !== length) throw new StoreUnavailable(`a body cut short (${at} of ${length} bytes)`)
+  return out
 }
