@@ -71,6 +71,14 @@ export function logDir(): string {
   )
 }
 
+// What `keystone fleet status` verified last, per host: $XDG_STATE_HOME/keystone/fleet-seen.json,
+// else ~/.local/state/keystone/fleet-seen.json (the admin's memory against a rolled-back bucket).
+export function fleetSeenFile(): string {
+  const base = process.env.XDG_STATE_HOME
+  const home = process.env.HOME ?? '/'
+  return path.join(base !== undefined && base !== '' ? base : path.join(home, '.local', 'state'), 'keystone', 'fleet-seen.json')
+}
+
 // The sync agent's own directory (settings, device key, SQLite state, spool):
 // $KEYSTONE_AGENT_DIR, else systemd's $STATE_DIRECTORY (the NixOS module), else
 // $XDG_STATE_HOME/keystone/agent, else ~/.local/state/keystone/agent.

@@ -6,6 +6,7 @@ import { check } from './commands/check.js'
 import { deploy, plan } from './commands/deploy.js'
 import { update } from './commands/update.js'
 import { enroll } from './commands/enroll.js'
+import { fleet } from './commands/fleet.js'
 import { generate } from './commands/generate.js'
 import { host } from './commands/host.js'
 import { secrets } from './commands/secrets.js'
@@ -31,12 +32,14 @@ export function buildParser(argv: string[]) {
       .command(enroll)
       .command(update)
       .command(agent)
+      .command(fleet)
       .completion('completion', 'Print a bash/zsh completion script (source it from your shell rc)')
       .example('$0 host new web2', 'create hosts/web2.yaml, asking for what is missing')
       .example('$0 generate --all', 'write the Nix for every host')
       .example('$0 check', 'validate host files and generated Nix (CI)')
       .example('$0 deploy web1', 'install web1 over SSH, after showing the plan')
       .example('$0 agent backup ~/Documents', 'back up a directory with the sync agent')
+      .example('$0 fleet status', 'every host\'s health from its signed heartbeats')
       .example(
         '$0 secrets set fleet/s3-backup',
         'store a secret, encrypted to the admins and hosts',

@@ -5,12 +5,13 @@
 // (bench/cli-startup.mjs). Each command's handler stays a separate chunk behind a dynamic
 // import(), so `--help` never loads ajv, yaml or the Nix emitter. Type checking is tsc's job
 // (`npm run typecheck`); esbuild only strips the types.
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { build } from 'esbuild'
 
 const root = path.dirname(import.meta.dirname)
 const outdir = path.join(root, 'dist/cli')
+const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))
 
 rmSync(path.join(root, 'dist'), { recursive: true, force: true })
 await build({
@@ -37,5 +38,7 @@ await build({
   // resolve them at build time. It stays a runtime dependency, loaded only by the SSH commands.
   // better-sqlite3 loads its native add-on the same way.
   external: ['ssh2', 'better-sqlite3'],
+  // The version a host's agent reports in its heartbeats (cli/version.ts).
+  define: { KEYSTONE_VERSION: JSON.stringify(version) },
   logLevel: 'warning',
 })

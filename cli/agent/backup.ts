@@ -9,6 +9,7 @@ import { BlobKind, PackBuilder, type BlobEntry } from './format/pack.js'
 import { encodeSnapshot, type Snapshot } from './format/snapshot-object.js'
 import { encodeIndex } from './format/index-object.js'
 import type { Agent } from './agent-home.js'
+import { queueAuditEvent } from './audit-queue.js'
 import { Lease } from './lease.js'
 import { indexName, packName, sha256hex, sha256hexAsync, snapshotName } from './repository.js'
 import { manifestPath, scan, type Scanned, type ScannedFile } from './scan.js'
@@ -267,6 +268,13 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
     )
     state.setMeta(key, name)
     state.setMeta('files-checked', 'yes')
+    if (placed !== 'queued') {
+      state.setMeta('last-success', snapshot.time)
+      queueAuditEvent(state, {
+        type: 'snapshot-published',
+        detail: name.slice('snapshots/'.length),
+      })
+    }
     state.setMeta(
       'last-pass',
       JSON.stringify({

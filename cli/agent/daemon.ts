@@ -15,6 +15,8 @@ export interface DaemonOptions {
   signal: AbortSignal
   log: (line: string) => void
   onPass?: (result: BackupResult) => void
+  // A signed heartbeat after each pass, with the pass's error if it failed.
+  heartbeat?: (errors: string[]) => Promise<void>
 }
 
 export async function runDaemon(agent: Agent, options: DaemonOptions): Promise<void> {
@@ -43,6 +45,13 @@ export async function runDaemon(agent: Agent, options: DaemonOptions): Promise<v
       lastError = error.message
       options.log(`backup failed: ${error.message}`)
     }
+    if (options.heartbeat !== undefined)
+      await options
+        .heartbeat(lastError === undefined ? [] : [lastError])
+        .catch((error: unknown) => {
+          if (!(error instanceof UserError)) throw error
+          options.log(`heartbeat not published: ${error.message}`)
+        })
     const nextPass = Date.now() + options.intervalMs
     for (
       let attempt = 0;

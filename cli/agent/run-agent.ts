@@ -6,6 +6,9 @@ import { processOutput, type Output } from '../ui/output.js'
 import { formatBytes } from '../ui/size.js'
 import { renderTable } from '../ui/table.js'
 import { AgentHome, openAgent, type Agent } from './agent-home.js'
+import { agentSigningKey } from './agent-signing-key.js'
+import { publishHeartbeat } from '../fleet/publish-heartbeat.js'
+import { publicKeyString } from '../fleet/signing-key.js'
 import { backup } from './backup.js'
 import { IntegrityError } from './crypto/integrity-error.js'
 import { runDaemon } from './daemon.js'
@@ -89,24 +92,43 @@ export async function runBackup(
   })
 }
 
+export interface HeartbeatArgs {
+  heartbeat: boolean
+  signingKey?: string
+  pcrs: number[]
+}
+
 export async function runDaemonCommand(
-  args: AgentArgs & { paths: string[]; intervalSeconds: number; retryCapSeconds: number },
+  args: AgentArgs &
+    HeartbeatArgs & { paths: string[]; intervalSeconds: number; retryCapSeconds: number },
 ) {
   const out = args.output ?? processOutput
+  const log = (line: string) => out.err(`${new Date().toISOString()} ${line}`)
   const controller = new AbortController()
   const stop = () => controller.abort()
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
   try {
-    await withAgent(args, (agent) =>
-      runDaemon(agent, {
+    await withAgent(args, (agent) => {
+      const key = args.heartbeat ? agentSigningKey(agent.home, args.signingKey, log) : undefined
+      return runDaemon(agent, {
         paths: args.paths,
         intervalMs: args.intervalSeconds * 1000,
         retry: { baseMs: 1000, capMs: args.retryCapSeconds * 1000, attempts: Infinity },
         signal: controller.signal,
-        log: (line) => out.err(`${new Date().toISOString()} ${line}`),
-      }),
-    )
+        log,
+        ...(key !== undefined && {
+          heartbeat: (errors) =>
+            publishHeartbeat(agent, {
+              key,
+              intervalSeconds: args.intervalSeconds,
+              pcrs: args.pcrs,
+              paths: args.paths,
+              errors,
+            }).then(() => undefined),
+        }),
+      })
+    })
   } finally {
     process.off('SIGTERM', stop)
     process.off('SIGINT', stop)
@@ -253,6 +275,25 @@ export async function runKeys(
           k.thisDevice ? '(this device)' : '',
         ]),
       ),
+    )
+  })
+}
+
+// `keystone agent heartbeat`: one signed heartbeat (and the audit events waiting) now.
+export async function runHeartbeat(
+  args: AgentArgs & Omit<HeartbeatArgs, 'heartbeat'> & { paths: string[]; intervalSeconds: number },
+): Promise<void> {
+  const out = args.output ?? processOutput
+  await withAgent(args, async (agent) => {
+    const key = agentSigningKey(agent.home, args.signingKey, (line) => out.err(line))
+    const head = await publishHeartbeat(agent, {
+      key,
+      intervalSeconds: args.intervalSeconds,
+      pcrs: args.pcrs,
+      paths: args.paths,
+    })
+    out.out(
+      `heartbeat ${head.seq} of ${agent.settings.label} published to ${agent.store.url}; agent key ${publicKeyString(key)}`,
     )
   })
 }

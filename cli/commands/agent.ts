@@ -121,20 +121,50 @@ const backup: CommandModule<object, Common & { paths: string[]; json: boolean }>
   },
 }
 
+interface HeartbeatOptions {
+  'signing-key'?: string
+  pcr: number[]
+}
+const heartbeatOptions = (y: Argv) =>
+  y
+    .option('signing-key', {
+      type: 'string',
+      describe:
+        'Ed25519 key (PKCS#8 PEM) to sign heartbeats with (default: the systemd credential agent-signing-key, else signing.key in the agent directory, made on first use)',
+    })
+    .option('pcr', {
+      type: 'number',
+      array: true,
+      default: [1, 7],
+      describe: 'PCRs to report (those the credstore is bound to)',
+    })
+
 const run: CommandModule<
   object,
-  Common & { paths: string[]; interval: string; 'retry-cap': string }
+  Common &
+    HeartbeatOptions & {
+      paths: string[]
+      interval: string
+      'retry-cap': string
+      heartbeat: boolean
+    }
 > = {
   command: 'run <paths..>',
   describe: 'The daemon: a backup pass every interval; while the store is down, retry with backoff',
   builder: (y) =>
-    common(y)
+    heartbeatOptions(common(y))
       .positional('paths', { type: 'string', array: true, demandOption: true })
       .option('interval', { type: 'string', default: '1h', describe: 'time between passes' })
       .option('retry-cap', {
         type: 'string',
         default: '5m',
         describe: 'longest wait between upload attempts',
+      })
+      .option('heartbeat', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'publish a signed heartbeat into the store after each pass (keystone fleet status reads them)',
       }) as never,
   handler: async (args) => {
     const { runDaemonCommand } = await load()
@@ -143,6 +173,40 @@ const run: CommandModule<
       paths: args.paths,
       intervalSeconds: parseDuration(args.interval),
       retryCapSeconds: parseDuration(args['retry-cap']),
+      heartbeat: args.heartbeat,
+      pcrs: args.pcr,
+      ...(args['signing-key'] !== undefined && { signingKey: args['signing-key'] }),
+    })
+  },
+}
+
+const heartbeat: CommandModule<
+  object,
+  Common & HeartbeatOptions & { paths: string[]; interval: string }
+> = {
+  command: 'heartbeat [paths..]',
+  describe: 'Publish one signed heartbeat of this host into the store now',
+  builder: (y) =>
+    heartbeatOptions(common(y))
+      .positional('paths', {
+        type: 'string',
+        array: true,
+        default: [],
+        describe: 'synced paths (free space is read on the first)',
+      })
+      .option('interval', {
+        type: 'string',
+        default: '1h',
+        describe: 'when the next heartbeat is due',
+      }) as never,
+  handler: async (args) => {
+    const { runHeartbeat } = await load()
+    await runHeartbeat({
+      ...dirOf(args),
+      paths: args.paths,
+      intervalSeconds: parseDuration(args.interval),
+      pcrs: args.pcr,
+      ...(args['signing-key'] !== undefined && { signingKey: args['signing-key'] }),
     })
   },
 }
@@ -311,6 +375,7 @@ export const agent: CommandModule = {
       .command(verify)
       .command(prune)
       .command(keys)
+      .command(heartbeat)
       .demandCommand(1, 'name an agent command; see `keystone agent --help`'),
   handler: () => undefined,
 }

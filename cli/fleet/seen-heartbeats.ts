@@ -1,0 +1,29 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { writeFileAtomic } from '../fs/write-file-atomic.js'
+import type { SeenHead } from './judge-heartbeats.js'
+
+// The newest heartbeat of each host that this laptop verified, by store and host: the memory
+// that turns a bucket rolled back to older (validly signed) heartbeats into `replayed`.
+export class SeenHeartbeats {
+  readonly #heads: Record<string, SeenHead>
+
+  constructor(readonly file: string) {
+    this.#heads = existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, SeenHead>)
+      : {}
+  }
+
+  get(store: string, host: string): SeenHead | undefined {
+    return this.#heads[`${store} ${host}`]
+  }
+
+  set(store: string, host: string, head: SeenHead): void {
+    this.#heads[`${store} ${host}`] = head
+  }
+
+  async save(): Promise<void> {
+    mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 })
+    await writeFileAtomic(this.file, JSON.stringify(this.#heads, null, 2) + '\n')
+  }
+}
