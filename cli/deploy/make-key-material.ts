@@ -1,7 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { generateSigningKey, publicKeyString } from '../fleet/signing-key.js'
 import type { Host } from '../host/host-schema.js'
 import { newIdentity, recipientOf } from '../vault/age.js'
 import { generateValue } from '../vault/generate-value.js'
@@ -17,6 +18,7 @@ import {
   writeSecret,
 } from '../vault/store.js'
 import {
+  AGENT_SIGNING_KEY,
   DISK_KEYS,
   HOST_AGE_KEY,
   INITRD_HOST_KEY,
@@ -36,6 +38,8 @@ export interface KeyMaterial {
   diskKeys: { remote: string; local: string }[]
   sshHostKey: string
   initrdHostKey: string | undefined
+  // `ed25519:…`, to pin in the host file, when the host runs the sync agent.
+  agentKey: string | undefined
   // The secrets rendered into /var/lib/keystone/secrets, by name.
   injectedSecrets: string[]
 }
@@ -69,6 +73,12 @@ export async function makeKeyMaterial(options: {
     : undefined
   if (host.secureBoot.enable && host.secureBoot.keys === 'provided')
     await placeSecureBootKeys(vault, tree, path.join(dir, 'secure-boot'))
+  let agentKey: string | undefined
+  if (host.sync.enable) {
+    const pem = await kept(vault, 'agent-signing-key', async () => Buffer.from(generateSigningKey()))
+    await place(tree, AGENT_SIGNING_KEY, pem, 0o400)
+    agentKey = publicKeyString(createPrivateKey(pem))
+  }
 
   const diskKeys = []
   for (const key of DISK_KEYS) {
@@ -94,6 +104,7 @@ export async function makeKeyMaterial(options: {
     diskKeys,
     sshHostKey,
     initrdHostKey,
+    agentKey,
     injectedSecrets: rendered.map((secret) => secret.secret),
   }
 }

@@ -27,6 +27,8 @@ export const INITRD_HOST_KEY = '/etc/secrets/initrd/ssh_host_ed25519_key'
 export const SECURE_BOOT_PKI = '/var/lib/sbctl'
 // The host's own age identity: it may decrypt what the vault encrypts to it.
 export const HOST_AGE_KEY = '/var/lib/keystone/age.key'
+// modules/sync-agent: the agent's Ed25519 heartbeat key, handed to it as a systemd credential.
+export const AGENT_SIGNING_KEY = '/var/lib/keystone/agent-signing-key'
 
 export const DISK_KEYS: DiskKey[] = [
   {
@@ -67,6 +69,13 @@ export function planPlacedFiles(host: Host): PlacedFile[] {
       mode: '0600',
       what: 'Secure Boot keys (PK, KEK, db) for Lanzaboote and `keystone enroll`',
       secret: 'secure-boot-keys',
+    })
+  if (host.sync.enable)
+    files.push({
+      path: AGENT_SIGNING_KEY,
+      mode: '0400',
+      what: 'the sync agent’s heartbeat signing key (its public half is pinned in the host file)',
+      secret: 'agent-signing-key',
     })
   files.push({
     path: HOST_AGE_KEY,

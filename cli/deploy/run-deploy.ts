@@ -102,6 +102,7 @@ export async function runDeploy(options: DeployOptions): Promise<void> {
                 initrdHostKey: material.initrdHostKey,
               }),
               disks: target.disks,
+              ...(material.agentKey !== undefined && { agentKey: material.agentKey }),
             })
             await runGenerate({ hosts: [host.name], all: false, fleet: fleetRoot, output: quiet })
           }

@@ -12,6 +12,7 @@ export const MACHINE_SECRETS = {
   'initrd-ssh-host-key': 'ssh-key',
   'secure-boot-keys': 'other',
   'age-key': 'age-key',
+  'agent-signing-key': 'other',
 } as const satisfies Record<string, SecretKind>
 
 export type MachineSecret = keyof typeof MACHINE_SECRETS

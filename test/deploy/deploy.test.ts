@@ -1,3 +1,4 @@
+import { publicKeyString, readSigningKey } from '../../cli/fleet/signing-key.js'
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -313,11 +314,21 @@ t.test(
     )
     const host = parseDocument(await readFile(f.hostFile, 'utf8')).toJS() as {
       remoteUnlock: { hostKey: string }
+      sync: { agentKey: string }
     }
     t.equal(
       host.remoteUnlock.hostKey,
       initrdKey.split(' ').slice(0, 2).join(' '),
       'the initrd key is pinned',
+    )
+    // The sync agent's heartbeat key: installed for the service, its public half pinned.
+    const agentKey = path.join(f.target, 'mnt/var/lib/keystone/agent-signing-key')
+    t.equal((statSync(agentKey).mode & 0o777).toString(8), '400')
+    t.equal(host.sync.agentKey, publicKeyString(readSigningKey(agentKey)), 'the agent key is pinned')
+    t.equal(
+      await f.get('storage1/agent-signing-key'),
+      await readFile(agentKey, 'utf8'),
+      'kept in the vault, so a reinstall keeps it',
     )
     t.equal(
       (statSync(path.join(f.target, 'mnt/etc/secrets/initrd')).mode & 0o777).toString(8),
