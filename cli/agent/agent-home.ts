@@ -18,6 +18,9 @@ export interface AgentSettings extends StoreSettings {
   version: 1
   label: string
   compression: boolean
+  // A key kept elsewhere instead of device.key: a Keystone host's own age key, handed to the
+  // service as a systemd credential (the NixOS module).
+  deviceKeyFile?: string
 }
 
 export class AgentHome {
@@ -66,11 +69,17 @@ export class AgentHome {
     this.writePrivate(this.settingsFile, JSON.stringify(settings, null, 2) + '\n')
   }
 
+  // The file this device's key is read from: device.key, or the one agent.json names.
+  keyFile(): string {
+    return this.readSettings().deviceKeyFile ?? this.deviceKeyFile
+  }
+
   readDeviceKey(): string {
+    const file = this.keyFile()
     try {
-      return readFileSync(this.deviceKeyFile, 'utf8').trim()
+      return readFileSync(file, 'utf8').trim()
     } catch {
-      throw new UserError(`${this.deviceKeyFile}: this device's key is missing`, {
+      throw new UserError(`${file}: this device's key is missing`, {
         hint: 'join again with the recovery key: `keystone agent init <store> --recovery-key-file <file>`',
       })
     }

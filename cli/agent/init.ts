@@ -5,7 +5,7 @@ import { AgentHome, type AgentSettings } from './agent-home.js'
 import { fingerprint, keyIdOf, wrapKey } from './key-ring.js'
 import { DEFAULT_PARAMETERS, Repository } from './repository.js'
 import { openStore, type StoreSettings } from './store/open-store.js'
-import { ObjectMissing } from './store/store.js'
+import { ObjectMissing, type Store } from './store/store.js'
 
 // `keystone agent init`: creates a repository in an empty store, or joins the repository
 // already there with the recovery key (a new or reinstalled device). Either way this device
@@ -14,6 +14,7 @@ export interface InitOptions extends StoreSettings {
   label: string
   compression: boolean
   recoveryKeyFile?: string // join: the recovery key to unwrap with
+  deviceKeyFile?: string // join: this device's own age key, which an admin already added
   writeRecoveryKey?: string // create, without a terminal: where to write the recovery key
   showRecoveryKey: (key: string, fingerprint: string) => void // on the terminal
   terminal: boolean
@@ -39,6 +40,7 @@ export async function init(home: AgentHome, options: InitOptions): Promise<InitR
     ...(options.region !== undefined && { region: options.region }),
     ...(options.pathStyle !== undefined && { pathStyle: options.pathStyle }),
     ...(options.credentialsFile !== undefined && { credentialsFile: options.credentialsFile }),
+    ...(options.deviceKeyFile !== undefined && { deviceKeyFile: options.deviceKeyFile }),
   }
   const store = await openStore(settings)
   await store.create()
@@ -49,10 +51,12 @@ export async function init(home: AgentHome, options: InitOptions): Promise<InitR
       throw error
     },
   )
-  if (!exists && options.recoveryKeyFile !== undefined)
+  const joining = options.recoveryKeyFile !== undefined || options.deviceKeyFile !== undefined
+  if (!exists && joining)
     throw new UserError(`${store.url} holds no repository to join`, {
-      hint: 'drop --recovery-key-file to create one',
+      hint: 'create it first: `keystone agent init <store>` on the admin\'s machine',
     })
+  if (options.deviceKeyFile !== undefined) return joinWithDeviceKey(home, store, settings, options.deviceKeyFile)
   if (exists && options.recoveryKeyFile === undefined)
     throw new UserError(`${store.url} already holds a repository`, {
       hint: 'join it with `keystone agent init <store> --recovery-key-file <file>`, or add this device from another one',
@@ -110,6 +114,31 @@ export async function init(home: AgentHome, options: InitOptions): Promise<InitR
   home.writeSettings(settings)
   const repo = await Repository.open(store, device.identity, home.cache())
   return { created: !exists, repository: repo.id }
+}
+
+// A device whose age key an admin added to the key ring (`keystone agent keys add`): nothing is
+// written to the store, and the key stays where it is.
+async function joinWithDeviceKey(
+  home: AgentHome,
+  store: Store,
+  settings: AgentSettings,
+  file: string,
+): Promise<InitResult> {
+  let identity: string
+  try {
+    identity = readFileSync(file, 'utf8').trim()
+  } catch (error) {
+    throw new UserError(`${file}: cannot read this device's key (${(error as NodeJS.ErrnoException).code})`)
+  }
+  const repo = await Repository.open(store, identity).catch(async (error: unknown) => {
+    if (error instanceof UserError && /has no key in/.test(error.message))
+      throw new UserError(`this device's key is not in the key ring of the repository in ${store.url}`, {
+        hint: `add it from a device that is: \`keystone agent keys add ${await recipientOf(identity)} --label ${settings.label}\``,
+      })
+    throw error
+  })
+  home.writeSettings(settings)
+  return { created: false, repository: repo.id }
 }
 
 function readRecoveryKey(file: string): string {

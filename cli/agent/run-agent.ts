@@ -11,13 +11,15 @@ import { publishHeartbeat } from '../fleet/publish-heartbeat.js'
 import { publicKeyString } from '../fleet/signing-key.js'
 import { backup } from './backup.js'
 import { IntegrityError } from './crypto/integrity-error.js'
-import { runDaemon } from './daemon.js'
+import { runDaemon, type DaemonCounters } from './daemon.js'
+import { daemonFresh, serveMetrics } from './metrics-server.js'
 import { init, type InitOptions } from './init.js'
 import { addKey, listKeys, removeKey } from './keys.js'
 import { prune } from './prune.js'
 import { restore } from './restore.js'
 import { isEmptyPolicy, type Policy } from './retention.js'
 import { listSnapshots, pickSnapshot } from './snapshots.js'
+import { AgentState } from './state.js'
 import { agentStatus } from './status.js'
 import { verify } from './verify.js'
 
@@ -64,7 +66,7 @@ export async function runInit(
       ),
   })
   out.out(
-    `${result.created ? 'Created' : 'Joined'} repository ${result.repository.slice(0, 8)} in ${home.readSettings().store}; this device's key is ${home.deviceKeyFile}`,
+    `${result.created ? 'Created' : 'Joined'} repository ${result.repository.slice(0, 8)} in ${home.readSettings().store}; this device's key is ${home.keyFile()}`,
   )
 }
 
@@ -100,7 +102,14 @@ export interface HeartbeatArgs {
 
 export async function runDaemonCommand(
   args: AgentArgs &
-    HeartbeatArgs & { paths: string[]; intervalSeconds: number; retryCapSeconds: number },
+    HeartbeatArgs & {
+      paths: string[]
+      intervalSeconds: number
+      retryCapSeconds: number
+      watch: boolean
+      debounceSeconds: number
+      metrics?: string
+    },
 ) {
   const out = args.output ?? processOutput
   const log = (line: string) => out.err(`${new Date().toISOString()} ${line}`)
@@ -109,29 +118,62 @@ export async function runDaemonCommand(
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
   try {
-    await withAgent(args, (agent) => {
+    await withAgent(args, async (agent) => {
       const key = args.heartbeat ? agentSigningKey(agent.home, args.signingKey, log) : undefined
-      return runDaemon(agent, {
-        paths: args.paths,
-        intervalMs: args.intervalSeconds * 1000,
-        retry: { baseMs: 1000, capMs: args.retryCapSeconds * 1000, attempts: Infinity },
-        signal: controller.signal,
-        log,
-        ...(key !== undefined && {
-          heartbeat: (errors) =>
-            publishHeartbeat(agent, {
-              key,
-              intervalSeconds: args.intervalSeconds,
-              pcrs: args.pcrs,
-              paths: args.paths,
-              errors,
-            }).then(() => undefined),
-        }),
-      })
+      const counters: DaemonCounters = { passes: { ok: 0, queued: 0, failed: 0 } }
+      const metrics =
+        args.metrics === undefined
+          ? undefined
+          : await serveMetrics(args.metrics, agent.state, counters, 3 * 60_000)
+      try {
+        await runDaemon(
+          agent,
+          {
+            paths: args.paths,
+            intervalMs: args.intervalSeconds * 1000,
+            retry: { baseMs: 1000, capMs: args.retryCapSeconds * 1000, attempts: Infinity },
+            signal: controller.signal,
+            log,
+            ...(key !== undefined && {
+              heartbeat: (errors) =>
+                publishHeartbeat(agent, {
+                  key,
+                  intervalSeconds: args.intervalSeconds,
+                  pcrs: args.pcrs,
+                  paths: args.paths,
+                  errors,
+                }).then(() => undefined),
+            }),
+            ...(args.watch && { watch: { debounceMs: args.debounceSeconds * 1000 } }),
+          },
+          counters,
+        )
+      } finally {
+        metrics?.close()
+      }
     })
   } finally {
     process.off('SIGTERM', stop)
     process.off('SIGINT', stop)
+  }
+}
+
+// `keystone agent status --check`: the health check of the NixOS module. Only the local state
+// is read (no store, no keys): exit 0 while the daemon refreshed its status within `maxAge`.
+export function runHealthCheck(args: AgentArgs & { maxAgeSeconds: number }): void {
+  const out = args.output ?? processOutput
+  const home = homeOf(args)
+  home.readSettings()
+  const state = new AgentState(home.stateFile)
+  try {
+    if (!daemonFresh(state, args.maxAgeSeconds * 1000))
+      throw new UserError(
+        `the agent daemon in ${home.dir} has not reported for more than ${args.maxAgeSeconds} s`,
+        { hint: 'it is stopped or hangs; `systemctl status keystone-sync-agent` says which' },
+      )
+    out.out('the agent daemon is alive')
+  } finally {
+    state.close()
   }
 }
 

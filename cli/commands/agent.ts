@@ -38,6 +38,7 @@ const init: CommandModule<
     label?: string
     compression: boolean
     'recovery-key-file'?: string
+    'device-key-file'?: string
     'write-recovery-key'?: string
   }
 > = {
@@ -77,6 +78,12 @@ const init: CommandModule<
         type: 'string',
         describe: 'join the repository already in the store with this recovery key',
       })
+      .option('device-key-file', {
+        type: 'string',
+        describe:
+          "join with this device's own age key, which an admin added (`keystone agent keys add`); it stays where it is",
+        conflicts: 'recovery-key-file',
+      })
       .option('write-recovery-key', {
         type: 'string',
         describe: 'without a terminal: write the new recovery key to this new file',
@@ -103,6 +110,7 @@ const init: CommandModule<
       ...(args['write-recovery-key'] !== undefined && {
         writeRecoveryKey: args['write-recovery-key'],
       }),
+      ...(args['device-key-file'] !== undefined && { deviceKeyFile: args['device-key-file'] }),
     })
   },
 }
@@ -147,6 +155,9 @@ const run: CommandModule<
       interval: string
       'retry-cap': string
       heartbeat: boolean
+      watch: boolean
+      debounce: string
+      metrics?: string
     }
 > = {
   command: 'run <paths..>',
@@ -159,6 +170,20 @@ const run: CommandModule<
         type: 'string',
         default: '5m',
         describe: 'longest wait between upload attempts',
+      })
+      .option('watch', {
+        type: 'boolean',
+        default: false,
+        describe: 'also start a pass soon after files change (the scan every interval still runs)',
+      })
+      .option('debounce', {
+        type: 'string',
+        default: '2s',
+        describe: 'with --watch: how long changes must be quiet before a pass',
+      })
+      .option('metrics', {
+        type: 'string',
+        describe: 'serve Prometheus metrics and /healthz on this loopback address, e.g. 127.0.0.1:9464',
       })
       .option('heartbeat', {
         type: 'boolean',
@@ -174,6 +199,9 @@ const run: CommandModule<
       intervalSeconds: parseDuration(args.interval),
       retryCapSeconds: parseDuration(args['retry-cap']),
       heartbeat: args.heartbeat,
+      watch: args.watch,
+      debounceSeconds: parseDuration(args.debounce),
+      ...(args.metrics !== undefined && { metrics: args.metrics }),
       pcrs: args.pcr,
       ...(args['signing-key'] !== undefined && { signingKey: args['signing-key'] }),
     })
@@ -211,12 +239,21 @@ const heartbeat: CommandModule<
   },
 }
 
-const status: CommandModule<object, Common & { json: boolean }> = {
+const status: CommandModule<object, Common & { json: boolean; check: boolean; 'max-age': string }> = {
   command: 'status',
   describe: 'Online or offline, what is queued, the last backup, the daemon',
-  builder: (y) => common(y).option('json', { type: 'boolean', default: false }) as never,
+  builder: (y) =>
+    common(y)
+      .option('json', { type: 'boolean', default: false })
+      .option('check', {
+        type: 'boolean',
+        default: false,
+        describe: 'health check: exit 0 only while the daemon reported within --max-age',
+      })
+      .option('max-age', { type: 'string', default: '3m', describe: 'with --check' }) as never,
   handler: async (args) => {
-    const { runStatus } = await load()
+    const { runHealthCheck, runStatus } = await load()
+    if (args.check) return runHealthCheck({ ...dirOf(args), maxAgeSeconds: parseDuration(args['max-age']) })
     await runStatus({ ...dirOf(args), json: args.json })
   },
 }
