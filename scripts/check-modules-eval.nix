@@ -57,6 +57,7 @@ let
         # single freeform `systemd` would turn into an infinite recursion.
         systemd = {
           services = free;
+          timers = free;
           targets = free;
           tmpfiles = free;
           settings = free;
@@ -102,8 +103,12 @@ let
     };
   };
 
-  # nixpkgs' `utils` (nixos/lib/utils.nix), the two functions the disk module uses.
+  # nixpkgs' `utils` (nixos/lib/utils.nix): the functions Keystone's modules use, as upstream
+  # defines them.
+  escapeSystemdExecArg =
+    arg: lib.replaceStrings [ "%" "$" ] [ "%%" "$$" ] (builtins.toJSON (toString arg));
   utils = {
+    escapeSystemdExecArgs = lib.concatMapStringsSep " " escapeSystemdExecArg;
     escapeSystemdPath =
       s:
       lib.replaceStrings [ "/" "-" " " ] [ "-" "\\x2d" "\\x20" ] (
@@ -135,11 +140,18 @@ let
       modules = [
         nixosStub
         {
-          # Only writeText is used outside package references: a stand-in that keeps its text.
+          # Only writeText and writeShellScript are used outside package references: stand-ins
+          # that keep their text.
           _module.args.pkgs.writeText = name: text: {
             __toString = _: "/nix/store/00000000000000000000000000000000-${name}";
             inherit text;
           };
+          _module.args.pkgs.writeShellScript = name: text: {
+            __toString = _: "/nix/store/00000000000000000000000000000000-${name}";
+            inherit text;
+          };
+          # The package itself needs nixpkgs: a store path stands in for it.
+          keystone.syncAgent.package = "/nix/store/00000000000000000000000000000000-keystone";
         }
         (lanzaboote + "/nix/modules/lanzaboote.nix")
         (repo + "/modules/disk")
@@ -335,6 +347,64 @@ in
       (host "desk1")
       { keystone.mesh.server = lib.mkForce true; }
     ]).config.services.headscale;
+  # The sync agent as the example host file asks for it (storage1: a folder store, one backup
+  # path), and with everything on: S3, a two-way path, watch, metrics, retention.
+  syncAgent =
+    let
+      units =
+        config:
+        lib.filterAttrs (name: _: lib.hasPrefix "keystone-sync-agent" name) config.systemd.services;
+      timers =
+        config: lib.filterAttrs (name: _: lib.hasPrefix "keystone-sync-agent" name) config.systemd.timers;
+      plain =
+        (evalHost [
+          (host "storage1")
+          { keystone.secureBoot.enable = lib.mkForce false; }
+        ]).config;
+      full =
+        (evalHost [
+          (host "storage1")
+          {
+            keystone.secureBoot.enable = lib.mkForce false;
+            keystone.syncAgent = {
+              store = lib.mkForce "s3://fleet/storage1";
+              endpoint = lib.mkForce "https://s3.example.org";
+              paths = lib.mkForce [
+                { path = "/var/lib/important"; }
+                {
+                  path = "/srv/shared 100%";
+                  mode = "two-way";
+                }
+              ];
+              watch = lib.mkForce true;
+              metrics.enable = lib.mkForce true;
+              retention = lib.mkForce {
+                daily = 7;
+                monthly = 12;
+              };
+            };
+          }
+        ]).config;
+    in
+    {
+      plain = {
+        units = units plain;
+        timers = timers plain;
+      };
+      full = {
+        units = units full;
+        timers = timers full;
+        failedAssertions = failed full;
+      };
+      withoutPaths = failed
+        (evalHost [
+          (host "storage1")
+          {
+            keystone.secureBoot.enable = lib.mkForce false;
+            keystone.syncAgent.paths = lib.mkForce [ ];
+          }
+        ]).config;
+    };
   # A PCR outside 0-23 is a type error, so the evaluation must fail.
   badPcrRejected =
     let

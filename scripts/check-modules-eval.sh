@@ -98,6 +98,22 @@ expect "sealed secrets are sealed before their service starts" \
 expect "the secrets directory is root-only" '.secretsDelivery.tmpfiles == ["d /var/lib/keystone/secrets 0700 root root -"]'
 expect "sealing on a host without TPM is refused with the fix" '.sealWithoutTpm | any(test("keystone.tpm.enable = true"))'
 expect "the PCR list reaches enrollment as 1+7" '.web1.tpmPcrsArg == "1+7"'
+expect "the sync agent runs its paths with heartbeats and the host's PCRs" \
+  '.syncAgent.plain.units["keystone-sync-agent"].serviceConfig.ExecStart | endswith("keystone \"agent\" \"run\" \"/var/lib/important\" \"--interval\" \"3600s\" \"--heartbeat\" \"--pcr\" \"1\" \"--pcr\" \"7\"")'
+expect "it restarts on failure, at most 5 times in 5 minutes" \
+  '.syncAgent.plain.units["keystone-sync-agent"] | .serviceConfig.Restart == "on-failure" and .startLimitBurst == 5 and .startLimitIntervalSec == 300'
+expect "it runs hardened, as a dynamic user, writing only its folder store" \
+  '.syncAgent.plain.units["keystone-sync-agent"].serviceConfig | .ProtectSystem == "strict" and .NoNewPrivileges and .DynamicUser and .ReadWritePaths == ["/srv/backups/keystone"] and .PrivateTmp'
+expect "its keys are systemd credentials, the S3 ones only for an S3 store" \
+  '(.syncAgent.plain.units["keystone-sync-agent"].serviceConfig.LoadCredential == ["device-key:/var/lib/keystone/age.key", "agent-signing-key:/var/lib/keystone/agent-signing-key"]) and (.syncAgent.full.units["keystone-sync-agent"].serviceConfig.LoadCredential | index("s3-credentials:/var/lib/keystone/secrets/s3-credentials"))'
+expect "a two-way path is writable, with the capabilities to own and date files; a % is not a specifier" \
+  '.syncAgent.full.units["keystone-sync-agent"].serviceConfig | .ReadWritePaths == ["/srv/shared 100%"] and (.CapabilityBoundingSet | index("CAP_CHOWN")) and (.ExecStart | test("\"/srv/shared 100%%\" .*\"--watch\" \"--metrics\" \"127.0.0.1:9464\""))'
+expect "a health check restarts an agent that stopped reporting" \
+  '.syncAgent.plain.units["keystone-sync-agent-health"] | .unitConfig.OnFailure == "keystone-sync-agent-restart.service" and (.serviceConfig.ExecStart | endswith("agent status --check --max-age 3m"))'
+expect "retention prunes daily with the rules given" \
+  '(.syncAgent.full.units["keystone-sync-agent-prune"].serviceConfig.ExecStart | endswith("\"prune\" \"--keep-daily\" \"7\" \"--keep-monthly\" \"12\"")) and .syncAgent.full.timers["keystone-sync-agent-prune"].timerConfig.OnCalendar == "daily" and (.syncAgent.plain.timers | has("keystone-sync-agent-prune") | not)'
+expect "an agent without paths is refused with the fix" \
+  '.syncAgent.withoutPaths | any(test("keystone.syncAgent.paths = "))'
 
 if ((failures)); then
   echo "check-modules-eval: $failures check(s) failed" >&2

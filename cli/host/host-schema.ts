@@ -266,6 +266,9 @@ const SyncPath = Type.Object(
   { additionalProperties: false },
 )
 
+const retentionRule = (rule: string) =>
+  Defaulted(Nullable(Type.Integer({ minimum: 1 }), { description: `Snapshots kept by the ${rule} rule.` }), null)
+
 const Sync = Type.Object(
   {
     enable: Defaulted(Type.Boolean({ description: 'Run the Keystone sync agent.' }), false),
@@ -282,6 +285,34 @@ const Sync = Type.Object(
     region: Defaulted(Type.String({ description: 'S3 region.' }), 'us-east-1'),
     pathStyle: Defaulted(Type.Boolean({ description: 'Path-style S3 URLs (SeaweedFS, MinIO, Garage).' }), true),
     paths: Defaulted(Type.Array(SyncPath), []),
+    interval: Defaulted(
+      Type.String({
+        pattern: '^[1-9][0-9]*[smhd]$',
+        description: 'Time between two passes (and heartbeats): 90s, 15m, 1h, 1d.',
+        errorMessage: 'a duration such as 15m, 1h or 1d',
+      }),
+      '1h',
+    ),
+    watch: Defaulted(
+      Type.Boolean({ description: 'Also start a pass a few seconds after files change (inotify).' }),
+      false,
+    ),
+    retention: Defaulted(
+      Type.Object(
+        Object.fromEntries(
+          (['last', 'hourly', 'daily', 'weekly', 'monthly'] as const).map((rule) => [
+            rule,
+            retentionRule(rule),
+          ]),
+        ) as Record<'last' | 'hourly' | 'daily' | 'weekly' | 'monthly', ReturnType<typeof retentionRule>>,
+        { additionalProperties: false, description: 'Which snapshots a daily prune keeps; none set: no pruning.' },
+      ),
+      {},
+    ),
+    metrics: Defaulted(
+      Type.Boolean({ description: 'Prometheus metrics and /healthz on 127.0.0.1:9464.' }),
+      false,
+    ),
     agentKey: Defaulted(
       Nullable(Type.String({ pattern: '^ed25519:[A-Za-z0-9+/]{43}=$' }), {
         description: 'Public Ed25519 key of the host\'s agent, pinned at deploy; verifies heartbeats.',
@@ -289,7 +320,7 @@ const Sync = Type.Object(
       null,
     ),
   },
-  { additionalProperties: false, description: 'Reserved for the sync agent.' },
+  { additionalProperties: false, description: 'The sync agent: what it keeps, where, and how often.' },
 )
 
 export const HostSchema = Type.Object(

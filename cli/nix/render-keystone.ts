@@ -43,6 +43,10 @@ export function renderKeystoneOptions(host: Host): NixValue {
       region: host.sync.region,
       pathStyle: host.sync.pathStyle,
       paths: host.sync.paths.map((p) => ({ path: p.path, mode: p.mode })),
+      intervalSeconds: durationSeconds(host.sync.interval),
+      watch: host.sync.watch,
+      retention: host.sync.retention,
+      metrics: { enable: host.sync.metrics },
     }
   }
   return {
@@ -51,4 +55,10 @@ export function renderKeystoneOptions(host: Host): NixValue {
     system: { stateVersion: host.stateVersion },
     keystone,
   }
+}
+
+// `15m` → 900: the host file's durations, as the schema allows them.
+function durationSeconds(text: string): number {
+  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd']
+  return Number(text.slice(0, -1)) * unit
 }

@@ -1,5 +1,5 @@
 # Generated from hosts/storage1.yaml by `keystone generate storage1` — do not edit.
-# digest: sha256:bf171185067b96e9f94a4d2348ffcca7
+# digest: sha256:49038179db1e95f94e2c013a27901ae6
 {
   networking = {
     hostName = "storage1";
@@ -54,6 +54,16 @@
           mode = "backup";
         }
       ];
+      intervalSeconds = 3600;
+      watch = false;
+      retention = {
+        last = null;
+        hourly = null;
+        daily = null;
+        weekly = null;
+        monthly = null;
+      };
+      metrics.enable = false;
     };
   };
 }

@@ -1,14 +1,163 @@
-# The sync agent's settings, as `keystone generate` writes them from the host file's `sync`
-# section. The options are declared now so that every generated host evaluates; the agent's
-# systemd service is not part of this release, and enabling it says so instead of doing nothing
-# silently.
-{ config, lib, ... }:
+# The Keystone sync agent as a service: `keystone agent run` keeps the host's paths in its store,
+# encrypted on the host, publishes a signed heartbeat after every pass (`keystone fleet status`
+# reads them) and runs on under faults: the store down (work is queued), a crash (restarted, at
+# most 5 times in 5 minutes), a hang (a health check restarts it).
+#
+# It runs as a dynamic user in a read-only system (ProtectSystem=strict). What it may do beyond
+# that is granted, not inherited: read every backed-up path (CAP_DAC_READ_SEARCH); write, own and
+# date files only in two-way paths and a folder store (ReadWritePaths, CAP_DAC_OVERRIDE,
+# CAP_CHOWN, CAP_FOWNER). Its
+# keys reach it only as systemd credentials: the host's age key (the device key the repository's
+# key ring names), the heartbeat signing key and the S3 credentials, all installed by `keystone
+# deploy` into root-only files.
+#
+# Option names: systemd.exec(5) (LoadCredential=, ProtectSystem=, ReadWritePaths=,
+# CapabilityBoundingSet=, AmbientCapabilities=, StateDirectory=, DynamicUser=),
+# systemd.service(5) (Restart=), systemd.unit(5) (StartLimitIntervalSec=, StartLimitBurst=, which
+# nixpkgs exposes as systemd.services.<name>.startLimitIntervalSec/startLimitBurst in
+# nixos/lib/systemd-unit-options.nix); utils.escapeSystemdExecArgs from nixos/lib/utils.nix.
+{
+  config,
+  lib,
+  pkgs,
+  utils,
+  ...
+}:
 let
   cfg = config.keystone.syncAgent;
+  unit = "keystone-sync-agent";
+  keystone = "${cfg.package}/bin/keystone";
+  isS3 = lib.hasPrefix "s3://" cfg.store;
+  # A folder store is written by the agent like a two-way path.
+  fileStore = lib.optional (lib.hasPrefix "file://" cfg.store) (lib.removePrefix "file://" cfg.store);
+  paths = map (p: p.path) cfg.paths;
+  twoWay = map (p: p.path) (lib.filter (p: p.mode == "two-way") cfg.paths);
+  seconds = toString cfg.intervalSeconds;
+
+  storeArgs = lib.optionals isS3 (
+    [
+      "--region"
+      cfg.region
+      (if cfg.pathStyle then "--path-style" else "--no-path-style")
+    ]
+    ++ lib.optionals (cfg.endpoint != null) [
+      "--endpoint"
+      cfg.endpoint
+    ]
+  );
+
+  # First start: join the repository with the host's own age key, which an admin added to the
+  # key ring (`keystone agent keys add <the host's age recipient>`). The key stays a credential.
+  joinIfNew = pkgs.writeShellScript "keystone-sync-agent-join" ''
+    set -eu
+    if [ ! -e "$STATE_DIRECTORY/agent.json" ]; then
+      exec ${keystone} agent init ${
+        lib.escapeShellArgs ([ cfg.store "--label" cfg.hostName ] ++ storeArgs)
+      } --device-key-file "$CREDENTIALS_DIRECTORY/device-key"
+    fi
+  '';
+
+  runArgs = [
+    "agent"
+    "run"
+  ]
+  ++ paths
+  ++ [
+    "--interval"
+    "${seconds}s"
+    "--heartbeat"
+  ]
+  ++ lib.concatMap (pcr: [
+    "--pcr"
+    (toString pcr)
+  ]) cfg.pcrs
+  ++ lib.optionals cfg.watch [ "--watch" ]
+  ++ lib.optionals cfg.metrics.enable [
+    "--metrics"
+    "127.0.0.1:${toString cfg.metrics.port}"
+  ];
+
+  retention = lib.filterAttrs (_: n: n != null) cfg.retention;
+  pruneArgs =
+    [
+      "agent"
+      "prune"
+    ]
+    ++ lib.concatLists (
+      lib.mapAttrsToList (rule: n: [
+        "--keep-${rule}"
+        (toString n)
+      ]) retention
+    );
+
+  credentials = [
+    "device-key:${cfg.deviceKeyFile}"
+    "agent-signing-key:${cfg.signingKeyFile}"
+  ]
+  ++ lib.optional (isS3 && cfg.s3CredentialsFile != null) "s3-credentials:${cfg.s3CredentialsFile}";
+
+  hardening = {
+    # One dynamic user for the daemon and the prune: the same name, the same UID (systemd.exec(5)).
+    DynamicUser = true;
+    User = unit;
+    StateDirectory = unit;
+    StateDirectoryMode = "0700";
+    LoadCredential = credentials;
+    ProtectSystem = "strict";
+    ProtectHome = "read-only";
+    ReadWritePaths = twoWay ++ fileStore;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    NoNewPrivileges = true;
+    ProtectKernelTunables = true;
+    ProtectKernelModules = true;
+    ProtectKernelLogs = true;
+    ProtectControlGroups = true;
+    ProtectClock = true;
+    ProtectHostname = true;
+    RestrictNamespaces = true;
+    RestrictRealtime = true;
+    RestrictSUIDSGID = true;
+    LockPersonality = true;
+    SystemCallArchitectures = "native";
+    RestrictAddressFamilies = [
+      "AF_INET"
+      "AF_INET6"
+      "AF_UNIX"
+    ];
+    CapabilityBoundingSet = capabilities;
+    AmbientCapabilities = capabilities;
+    UMask = "0077";
+  };
+  capabilities = [
+    "CAP_DAC_READ_SEARCH"
+  ]
+  ++ lib.optionals (twoWay ++ fileStore != [ ]) [
+    "CAP_DAC_OVERRIDE"
+    "CAP_CHOWN"
+    "CAP_FOWNER"
+  ];
 in
 {
   options.keystone.syncAgent = {
     enable = lib.mkEnableOption "the Keystone sync agent";
+
+    package = lib.mkOption {
+      type = lib.types.package;
+      default = pkgs.callPackage ../../package.nix { };
+      defaultText = lib.literalExpression "keystone.packages.\${system}.keystone";
+      description = "The Keystone package whose `keystone agent` runs.";
+    };
+
+    hostName = lib.mkOption {
+      type = lib.types.str;
+      default = config.networking.hostName;
+      defaultText = lib.literalExpression "config.networking.hostName";
+      description = ''
+        The name this host signs its heartbeats with (`fleet/<name>/` in the store); it must be
+        the name of its host file for `keystone fleet status` to find it.
+      '';
+    };
 
     store = lib.mkOption {
       type = lib.types.strMatching "(s3|file)://.+";
@@ -76,11 +225,159 @@ in
       ];
       description = "Directories the agent keeps in the store.";
     };
+
+    intervalSeconds = lib.mkOption {
+      type = lib.types.ints.positive;
+      default = 3600;
+      example = 900;
+      description = ''
+        Time between two passes; each pass also publishes a heartbeat, so `keystone fleet
+        status` calls a host stale after two missed intervals.
+      '';
+    };
+
+    watch = lib.mkOption {
+      type = lib.types.bool;
+      default = false;
+      description = ''
+        Also start a pass a few seconds after files change (inotify). The pass every interval
+        still runs, so a missed event or an exhausted watch limit never loses a change.
+      '';
+    };
+
+    retention = lib.mkOption {
+      type = lib.types.submodule {
+        options = lib.genAttrs [ "last" "hourly" "daily" "weekly" "monthly" ] (
+          rule:
+          lib.mkOption {
+            type = lib.types.nullOr lib.types.ints.positive;
+            default = null;
+            description = "Snapshots to keep by the ${rule} rule (`keystone agent prune --keep-${rule}`).";
+          }
+        );
+      };
+      default = { };
+      example = {
+        daily = 7;
+        weekly = 4;
+        monthly = 12;
+      };
+      description = "Which snapshots a daily prune keeps; with no rule set, nothing is pruned.";
+    };
+
+    metrics = {
+      enable = lib.mkEnableOption "Prometheus metrics and /healthz on 127.0.0.1";
+      port = lib.mkOption {
+        type = lib.types.port;
+        default = 9464;
+        description = "Loopback port of the metrics endpoint.";
+      };
+    };
+
+    pcrs = lib.mkOption {
+      type = lib.types.listOf (lib.types.ints.between 0 23);
+      default = config.keystone.tpm.pcrs;
+      defaultText = lib.literalExpression "config.keystone.tpm.pcrs";
+      description = "PCRs whose values each heartbeat reports, compared with the enrollment record.";
+    };
+
+    deviceKeyFile = lib.mkOption {
+      type = lib.types.strMatching "/.+";
+      default = "/var/lib/keystone/age.key";
+      description = "The host's age identity, which the repository's key ring must name.";
+    };
+
+    signingKeyFile = lib.mkOption {
+      type = lib.types.strMatching "/.+";
+      default = "/var/lib/keystone/agent-signing-key";
+      description = "The Ed25519 key heartbeats are signed with; its public half is pinned in the host file.";
+    };
+
+    s3CredentialsFile = lib.mkOption {
+      type = lib.types.nullOr (lib.types.strMatching "/.+");
+      default = "/var/lib/keystone/secrets/s3-credentials";
+      description = ''
+        `AWS_ACCESS_KEY_ID=…` and `AWS_SECRET_ACCESS_KEY=…` lines (a vault secret of kind
+        s3-credentials, installed at deploy). Ignored for file:// stores.
+      '';
+    };
   };
 
   config = lib.mkIf cfg.enable {
-    warnings = [
-      "keystone.syncAgent is enabled, but this Keystone release ships no agent service yet; nothing is synced."
+    assertions = [
+      {
+        assertion = cfg.paths != [ ];
+        message = ''
+          keystone.syncAgent: name at least one path, e.g.
+          keystone.syncAgent.paths = [ { path = "/var/lib/important"; } ];
+        '';
+      }
     ];
+
+    systemd.services.${unit} = {
+      description = "Keystone sync agent";
+      wantedBy = [ "multi-user.target" ];
+      wants = [ "network-online.target" ];
+      after = [ "network-online.target" ];
+      startLimitIntervalSec = 300;
+      startLimitBurst = 5;
+      serviceConfig = hardening // {
+        ExecStartPre = "${joinIfNew}";
+        ExecStart = "${keystone} ${utils.escapeSystemdExecArgs runArgs}";
+        Restart = "on-failure";
+        RestartSec = "10s";
+        # The daemon finishes the step it is in (a pack upload at most) on SIGTERM.
+        TimeoutStopSec = "2min";
+      };
+    };
+
+    # The health check: a daemon that stopped reporting (it refreshes its status every minute)
+    # is restarted, as a watchdog would. The check reads the state as the agent's own user (a
+    # root process must not create files there); the restart is root's, in a unit of its own.
+    systemd.services."${unit}-health" = {
+      description = "Check that the Keystone sync agent still reports";
+      unitConfig.OnFailure = "${unit}-restart.service";
+      serviceConfig = {
+        Type = "oneshot";
+        DynamicUser = true;
+        User = unit;
+        StateDirectory = unit;
+        ProtectSystem = "strict";
+        NoNewPrivileges = true;
+        ExecStart = "${keystone} agent status --check --max-age 3m";
+      };
+    };
+    systemd.services."${unit}-restart" = {
+      description = "Restart the Keystone sync agent after a failed health check";
+      serviceConfig = {
+        Type = "oneshot";
+        ExecStart = "${config.systemd.package}/bin/systemctl restart ${unit}.service";
+      };
+    };
+    systemd.timers."${unit}-health" = {
+      wantedBy = [ "timers.target" ];
+      timerConfig = {
+        OnActiveSec = "5m";
+        OnUnitActiveSec = "5m";
+      };
+    };
+
+    systemd.services."${unit}-prune" = lib.mkIf (retention != { }) {
+      description = "Forget old snapshots of the Keystone sync agent";
+      after = [ "network-online.target" ];
+      wants = [ "network-online.target" ];
+      serviceConfig = hardening // {
+        Type = "oneshot";
+        ExecStart = "${keystone} ${utils.escapeSystemdExecArgs pruneArgs}";
+      };
+    };
+    systemd.timers."${unit}-prune" = lib.mkIf (retention != { }) {
+      wantedBy = [ "timers.target" ];
+      timerConfig = {
+        OnCalendar = "daily";
+        Persistent = true;
+        RandomizedDelaySec = "1h";
+      };
+    };
   };
 }
