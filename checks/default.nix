@@ -46,4 +46,5 @@ in
   vm-remote-unlock = runTest (import ./vm-remote-unlock.nix { inherit installLib; });
   vm-secure-boot = runTest ./vm-secure-boot.nix;
   vm-mesh = runTest ./vm-mesh.nix;
+  vm-sync-two-nodes = runTest ./vm-sync-two-nodes.nix;
 }

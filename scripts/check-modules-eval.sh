@@ -107,7 +107,7 @@ expect "it runs hardened, as a dynamic user, writing only its folder store" \
 expect "its keys are systemd credentials, the S3 ones only for an S3 store" \
   '(.syncAgent.plain.units["keystone-sync-agent"].serviceConfig.LoadCredential == ["device-key:/var/lib/keystone/age.key", "agent-signing-key:/var/lib/keystone/agent-signing-key"]) and (.syncAgent.full.units["keystone-sync-agent"].serviceConfig.LoadCredential | index("s3-credentials:/var/lib/keystone/secrets/s3-credentials"))'
 expect "a two-way path is writable, with the capabilities to own and date files; a % is not a specifier" \
-  '.syncAgent.full.units["keystone-sync-agent"].serviceConfig | .ReadWritePaths == ["/srv/shared 100%"] and (.CapabilityBoundingSet | index("CAP_CHOWN")) and (.ExecStart | test("\"/srv/shared 100%%\" .*\"--watch\" \"--metrics\" \"127.0.0.1:9464\""))'
+  '.syncAgent.full.units["keystone-sync-agent"].serviceConfig | .ReadWritePaths == ["/srv/shared 100%"] and (.CapabilityBoundingSet | index("CAP_CHOWN")) and (.ExecStart | test("\"/var/lib/important\" \"--two-way\" \"/srv/shared 100%%\" .*\"--watch\" \"--metrics\" \"127.0.0.1:9464\""))'
 expect "a health check restarts an agent that stopped reporting" \
   '.syncAgent.plain.units["keystone-sync-agent-health"] | .unitConfig.OnFailure == "keystone-sync-agent-restart.service" and (.serviceConfig.ExecStart | endswith("agent status --check --max-age 3m"))'
 expect "retention prunes daily with the rules given" \

@@ -30,6 +30,7 @@ export interface BackupOptions {
 
 export interface BackupResult {
   snapshot: string
+  entries: Entry[] // the manifest (a two-way folder merges it)
   queued: boolean
   offlineReason?: string
   stats: Snapshot['stats'] & {
@@ -196,54 +197,14 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
     chunksOf,
     sizeOf,
   )
-  const manifest = encodeManifest(entries)
-  const treeChunker = new Chunker(repo.keys.gear, TREE_SIZES)
-  const tree: string[] = []
-  let at = 0
-  for (const length of treeChunker.lengths(manifest)) {
-    const plaintext = manifest.subarray(at, at + length)
-    // An unchanged part of the tree is already stored: no need to compress and seal it again.
-    const id = chunkId(repo.keys.id, plaintext)
-    tree.push(id.toString('hex'))
-    if (!packer.has(id))
-      await packer.addAll([sealBlob(repo.keys, plaintext, BlobKind.tree, true)], 'tree')
-    at += length
-  }
-  await packer.flush('tree')
-  await packer.settled()
-
-  // Index: every blob stored but not indexed yet, this pass's and any a crashed pass left.
-  const unindexed = state.unindexedPacks()
-  if (unindexed.size > 0) {
-    const bytes = encodeIndex(
-      repo.keys.seal,
-      [...unindexed].map(([pack, list]) => ({ pack, entries: list })),
-    )
-    const name = indexName(sha256hex(bytes))
-    await outbox.place(name, 'index', bytes)
-    state.markIndexed(unindexed.keys(), name)
-  }
-
   const key = `last-snapshot:${JSON.stringify([host, [...options.paths].map((p) => manifestPath(p)).sort()])}`
   const parent = state.meta(key)
-  const files = entries.filter((e) => e.type === 'file')
-  const snapshot: Snapshot = {
-    version: 1,
-    time: started.toISOString(),
+  const { name, placed, snapshot } = await commitSnapshot(agent, packer, entries, {
+    time: started,
     host,
-    paths: [...new Set(options.paths.map((p) => '/' + manifestPath(p)))].sort(),
+    paths: options.paths,
     ...(parent !== undefined && { parent }),
-    tree,
-    stats: {
-      files: files.length,
-      dirs: entries.filter((e) => e.type === 'dir').length,
-      bytes: files.reduce((n, f) => n + f.size, 0),
-      addedBytes: packer.bytes,
-    },
-  }
-  const bytes = encodeSnapshot(repo.keys.seal, snapshot)
-  const name = snapshotName(sha256hex(bytes))
-  const placed = await outbox.place(name, 'snapshot', bytes)
+  })
 
   // Only now does the file index learn the new chunk lists: they are all stored or queued.
   state.transaction(() => {
@@ -287,6 +248,7 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
   })
   return {
     snapshot: name,
+    entries,
     queued: placed === 'queued',
     ...(outbox.offlineReason !== undefined && { offlineReason: outbox.offlineReason }),
     stats: {
@@ -298,6 +260,64 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
     },
     skipped,
   }
+}
+
+// The commit of a pass, and of a two-way folder's merged state: the manifest as tree blobs in
+// packs of their own (verify reads them without the data), then an index of every blob stored
+// but not indexed yet (this pass's and any a crashed pass left), then the snapshot.
+export async function commitSnapshot(
+  agent: Agent,
+  packer: Packer,
+  entries: readonly Entry[],
+  options: { time: Date; host: string; paths: readonly string[]; parent?: string },
+): Promise<{ name: string; placed: 'stored' | 'queued'; snapshot: Snapshot }> {
+  const { repo, state, outbox } = agent
+  const manifest = encodeManifest(entries)
+  const treeChunker = new Chunker(repo.keys.gear, TREE_SIZES)
+  const tree: string[] = []
+  let at = 0
+  for (const length of treeChunker.lengths(manifest)) {
+    const plaintext = manifest.subarray(at, at + length)
+    // An unchanged part of the tree is already stored: no need to compress and seal it again.
+    const id = chunkId(repo.keys.id, plaintext)
+    tree.push(id.toString('hex'))
+    if (!packer.has(id))
+      await packer.addAll([sealBlob(repo.keys, plaintext, BlobKind.tree, true)], 'tree')
+    at += length
+  }
+  await packer.flush('tree')
+  await packer.settled()
+
+  const unindexed = state.unindexedPacks()
+  if (unindexed.size > 0) {
+    const bytes = encodeIndex(
+      repo.keys.seal,
+      [...unindexed].map(([pack, list]) => ({ pack, entries: list })),
+    )
+    const name = indexName(sha256hex(bytes))
+    await outbox.place(name, 'index', bytes)
+    state.markIndexed(unindexed.keys(), name)
+  }
+
+  const files = entries.filter((e) => e.type === 'file')
+  const snapshot: Snapshot = {
+    version: 1,
+    time: options.time.toISOString(),
+    host: options.host,
+    paths: [...new Set(options.paths.map((p) => '/' + manifestPath(p)))].sort(),
+    ...(options.parent !== undefined && { parent: options.parent }),
+    tree,
+    stats: {
+      files: files.length,
+      dirs: entries.filter((e) => e.type === 'dir').length,
+      bytes: files.reduce((n, f) => n + f.size, 0),
+      addedBytes: packer.bytes,
+    },
+  }
+  const bytes = encodeSnapshot(repo.keys.seal, snapshot)
+  const name = snapshotName(sha256hex(bytes))
+  const placed = await outbox.place(name, 'snapshot', bytes)
+  return { name, placed, snapshot }
 }
 
 const split = (chunks: Buffer) => {
@@ -332,7 +352,7 @@ function toEntries(
 // Deduplicates blobs and packs the new ones; a full pack goes to the outbox while the next one
 // fills, with at most `uploads` in flight. A pack's blobs become known (state) once it is stored
 // or queued, never before.
-class Packer {
+export class Packer {
   readonly #pending = new Set<string>() // ids in a pack not yet durable
   readonly #builders: Record<'data' | 'tree', PackBuilder>
   readonly #inFlight = new Set<Promise<void>>()

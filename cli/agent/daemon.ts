@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Agent } from './agent-home.js'
 import { backup, type BackupResult } from './backup.js'
 import { PathWatcher } from './path-watcher.js'
+import { syncFolder } from './sync/sync-folder.js'
 import { backoffDelay, type Backoff } from './store/retry.js'
 import type { DaemonStatus } from './status.js'
 import { UserError } from '../errors.js'
@@ -21,10 +22,13 @@ export interface DaemonOptions {
   // A signed heartbeat after each pass, with the pass's error if it failed.
   heartbeat?: (errors: string[]) => Promise<void>
   watch?: { debounceMs: number }
+  // Two-way folders: a sync round each per pass (its scan is a backup pass of the folder).
+  twoWay?: { path: string; folder?: string }[]
 }
 
 export interface DaemonCounters {
   passes: { ok: number; queued: number; failed: number }
+  conflicts: number // conflict copies kept by this daemon
   lastPassSeconds?: number // Unix time of the last pass's end
 }
 
@@ -47,7 +51,11 @@ export async function runDaemon(
   const watcher =
     options.watch === undefined
       ? undefined
-      : new PathWatcher(options.paths, options.watch.debounceMs, options.log)
+      : new PathWatcher(
+          [...options.paths, ...(options.twoWay ?? []).map((f) => f.path)],
+          options.watch.debounceMs,
+          options.log,
+        )
   // Waits until `deadline`, refreshing the status every minute; in watch mode, also until
   // changes have settled (when `early`).
   const waitUntil = async (deadline: number, early: boolean) => {
@@ -75,21 +83,38 @@ export async function runDaemon(
       watcher?.consume()
       report({ state: 'backing-up' })
       let lastError: string | undefined
-      try {
-        const result = await backup(agent, { paths: options.paths })
-        options.onPass?.(result)
-        if (counters !== undefined) counters.passes[result.queued ? 'queued' : 'ok']++
-        options.log(
-          result.queued
-            ? `snapshot ${result.snapshot.slice(10, 18)} queued: the store is unreachable (${result.offlineReason})`
-            : `snapshot ${result.snapshot.slice(10, 18)}: ${result.stats.files} files, ${result.stats.readFiles} read, ${result.stats.uploadedBytes} bytes uploaded`,
-        )
-      } catch (error) {
-        if (!(error instanceof UserError)) throw error
-        lastError = error.message
-        if (counters !== undefined) counters.passes.failed++
-        options.log(`backup failed: ${error.message}`)
+      for (const folder of options.twoWay ?? []) {
+        try {
+          const round = await syncFolder(agent, {
+            root: folder.path,
+            ...(folder.folder !== undefined && { folder: folder.folder }),
+          })
+          if (counters !== undefined) counters.conflicts += round.conflicts.length
+          options.log(
+            `${folder.path}: ${round.published === undefined ? `in step with head ${round.head}` : `published head ${round.published}`}, ${round.applied} applied${round.conflicts.length > 0 ? `, conflicts kept: ${round.conflicts.join(', ')}` : ''}`,
+          )
+        } catch (error) {
+          if (!(error instanceof UserError)) throw error
+          lastError = `${folder.path}: ${error.message}`
+          options.log(`sync of ${folder.path} failed: ${error.message}`)
+        }
       }
+      if (options.paths.length > 0)
+        try {
+          const result = await backup(agent, { paths: options.paths })
+          options.onPass?.(result)
+          if (counters !== undefined) counters.passes[result.queued ? 'queued' : 'ok']++
+          options.log(
+            result.queued
+              ? `snapshot ${result.snapshot.slice(10, 18)} queued: the store is unreachable (${result.offlineReason})`
+              : `snapshot ${result.snapshot.slice(10, 18)}: ${result.stats.files} files, ${result.stats.readFiles} read, ${result.stats.uploadedBytes} bytes uploaded`,
+          )
+        } catch (error) {
+          if (!(error instanceof UserError)) throw error
+          lastError = error.message
+          if (counters !== undefined) counters.passes.failed++
+          options.log(`backup failed: ${error.message}`)
+        }
       if (counters !== undefined) counters.lastPassSeconds = Math.round(Date.now() / 1000)
       if (options.heartbeat !== undefined)
         await options

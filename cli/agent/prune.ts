@@ -1,9 +1,10 @@
 import { Catalog, loadManifest } from './catalog.js'
 import { Lease } from './lease.js'
 import { keep, type Policy } from './retention.js'
-import { packName, type Repository } from './repository.js'
+import { idOfName, packName, type Repository } from './repository.js'
 import { listSnapshots } from './snapshots.js'
 import type { AgentState } from './state.js'
+import { newestHeads, readHead } from './sync/heads.js'
 
 // Forgets the snapshots a retention policy does not keep, then deletes the packs no kept
 // snapshot needs, under the exclusive lease (never while a backup runs). The order keeps the
@@ -35,6 +36,9 @@ export async function prune(
       })),
       policy,
     )
+    // The newest state of every two-way folder is kept whatever the policy: devices merge with it.
+    for (const [fid, seq] of await newestHeads(repo))
+      kept.add(idOfName((await readHead(repo, fid, seq)).snapshot))
     const forget = all.filter((s) => !kept.has(s.id))
     const catalog = await Catalog.load(repo)
     const needed = new Set<string>()

@@ -22,6 +22,8 @@ import { listSnapshots, pickSnapshot } from './snapshots.js'
 import { AgentState } from './state.js'
 import { agentStatus } from './status.js'
 import { verify } from './verify.js'
+import { syncFolder } from './sync/sync-folder.js'
+import { StoreUnavailable } from './store/store.js'
 
 // The handlers of `keystone agent …`: each opens the agent directory, does one thing and
 // reports it in a few lines (or JSON). Exit codes: 3 for anything damaged in the store, 75 when
@@ -78,7 +80,8 @@ export async function runBackup(
     const result = await backup(agent, { paths: args.paths })
     for (const line of result.skipped) out.err(`skipped ${line}`)
     const s = result.stats
-    if (args.json) out.out(JSON.stringify({ ...result, snapshot: short(result.snapshot) }, null, 2))
+    const { entries: _manifest, ...shown } = result
+    if (args.json) out.out(JSON.stringify({ ...shown, snapshot: short(result.snapshot) }, null, 2))
     else
       out.out(
         `snapshot ${short(result.snapshot)} ${result.queued ? 'queued' : 'saved'}: ${s.files} files, ${s.dirs} directories (${formatBytes(s.bytes)}); ${s.readFiles} read, ${formatBytes(s.uploadedBytes)} uploaded in ${s.uploads} objects`,
@@ -109,6 +112,7 @@ export async function runDaemonCommand(
       watch: boolean
       debounceSeconds: number
       metrics?: string
+      twoWay: { path: string; folder?: string }[]
     },
 ) {
   const out = args.output ?? processOutput
@@ -120,7 +124,7 @@ export async function runDaemonCommand(
   try {
     await withAgent(args, async (agent) => {
       const key = args.heartbeat ? agentSigningKey(agent.home, args.signingKey, log) : undefined
-      const counters: DaemonCounters = { passes: { ok: 0, queued: 0, failed: 0 } }
+      const counters: DaemonCounters = { passes: { ok: 0, queued: 0, failed: 0 }, conflicts: 0 }
       const metrics =
         args.metrics === undefined
           ? undefined
@@ -145,6 +149,7 @@ export async function runDaemonCommand(
                 }).then(() => undefined),
             }),
             ...(args.watch && { watch: { debounceMs: args.debounceSeconds * 1000 } }),
+            twoWay: args.twoWay,
           },
           counters,
         )
@@ -337,5 +342,43 @@ export async function runHeartbeat(
     out.out(
       `heartbeat ${head.seq} of ${agent.settings.label} published to ${agent.store.url}; agent key ${publicKeyString(key)}`,
     )
+  })
+}
+
+// `keystone agent sync <path>`: one round of a two-way folder (the daemon runs one per pass).
+export async function runSync(
+  args: AgentArgs & { path: string; folder?: string; settleSeconds: number; json: boolean },
+): Promise<void> {
+  const out = args.output ?? processOutput
+  await withAgent(args, async (agent) => {
+    let round
+    try {
+      round = await syncFolder(agent, {
+        root: args.path,
+        settleMs: args.settleSeconds * 1000,
+        ...(args.folder !== undefined && { folder: args.folder }),
+      })
+    } catch (error) {
+      if (error instanceof StoreUnavailable)
+        throw new UserError(
+          `the store is unreachable (${error.message}): this folder's changes wait on this device`,
+          {
+            exitCode: ExitCode.queued,
+            hint: 'the next sync or `keystone agent run` merges them when the store answers',
+          },
+        )
+      throw error
+    }
+    if (args.json) return out.out(JSON.stringify(round, null, 2))
+    const parts = [
+      round.published === undefined
+        ? `in step with head ${round.head}`
+        : `published head ${round.published}`,
+      `${round.applied} change${round.applied === 1 ? '' : 's'} applied here`,
+    ]
+    if (round.conflicts.length > 0) parts.push(`conflicts kept as ${round.conflicts.join(', ')}`)
+    if (round.deferred.length > 0)
+      parts.push(`left for the next round: ${round.deferred.join(', ')}`)
+    out.out(`${args.path}: ${parts.join('; ')}`)
   })
 }

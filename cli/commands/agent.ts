@@ -155,21 +155,29 @@ const run: CommandModule<
       interval: string
       'retry-cap': string
       heartbeat: boolean
+      'two-way': string[]
       watch: boolean
       debounce: string
       metrics?: string
     }
 > = {
-  command: 'run <paths..>',
+  command: 'run [paths..]',
   describe: 'The daemon: a backup pass every interval; while the store is down, retry with backoff',
   builder: (y) =>
     heartbeatOptions(common(y))
-      .positional('paths', { type: 'string', array: true, demandOption: true })
+      .positional('paths', { type: 'string', array: true, default: [] })
       .option('interval', { type: 'string', default: '1h', describe: 'time between passes' })
       .option('retry-cap', {
         type: 'string',
         default: '5m',
         describe: 'longest wait between upload attempts',
+      })
+      .option('two-way', {
+        type: 'string',
+        array: true,
+        default: [],
+        describe:
+          'a folder to keep in two-way sync with the other devices (repeatable; path, or path=name when devices keep it at different paths)',
       })
       .option('watch', {
         type: 'boolean',
@@ -193,7 +201,13 @@ const run: CommandModule<
       }) as never,
   handler: async (args) => {
     const { runDaemonCommand } = await load()
+    if (args.paths.length === 0 && args['two-way'].length === 0)
+      throw new UsageError('name a path to back up or a --two-way folder', 'e.g. keystone agent run ~/Documents --two-way ~/Shared')
     await runDaemonCommand({
+      twoWay: args['two-way'].map((spec) => {
+        const at = spec.lastIndexOf('=')
+        return at === -1 ? { path: spec } : { path: spec.slice(0, at), folder: spec.slice(at + 1) }
+      }),
       ...dirOf(args),
       paths: args.paths,
       intervalSeconds: parseDuration(args.interval),
@@ -204,6 +218,37 @@ const run: CommandModule<
       ...(args.metrics !== undefined && { metrics: args.metrics }),
       pcrs: args.pcr,
       ...(args['signing-key'] !== undefined && { signingKey: args['signing-key'] }),
+    })
+  },
+}
+
+const sync: CommandModule<
+  object,
+  Common & { path: string; folder?: string; settle: string; json: boolean }
+> = {
+  command: 'sync <path>',
+  describe: 'One round of two-way sync of a folder with the other devices (merge, apply, publish)',
+  builder: (y) =>
+    common(y)
+      .positional('path', { type: 'string', demandOption: true })
+      .option('folder', {
+        type: 'string',
+        describe: 'the name the devices share for this folder (default: its path)',
+      })
+      .option('settle', {
+        type: 'string',
+        default: '2s',
+        describe: 'files modified this recently are left for the next round',
+      })
+      .option('json', { type: 'boolean', default: false }) as never,
+  handler: async (args) => {
+    const { runSync } = await load()
+    await runSync({
+      ...dirOf(args),
+      path: args.path,
+      settleSeconds: parseDuration(args.settle),
+      json: args.json,
+      ...(args.folder !== undefined && { folder: args.folder }),
     })
   },
 }
@@ -412,6 +457,7 @@ export const agent: CommandModule = {
       .command(verify)
       .command(prune)
       .command(keys)
+      .command(sync)
       .command(heartbeat)
       .demandCommand(1, 'name an agent command; see `keystone agent --help`'),
   handler: () => undefined,

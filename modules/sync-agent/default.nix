@@ -30,7 +30,7 @@ let
   isS3 = lib.hasPrefix "s3://" cfg.store;
   # A folder store is written by the agent like a two-way path.
   fileStore = lib.optional (lib.hasPrefix "file://" cfg.store) (lib.removePrefix "file://" cfg.store);
-  paths = map (p: p.path) cfg.paths;
+  backupPaths = map (p: p.path) (lib.filter (p: p.mode == "backup") cfg.paths);
   twoWay = map (p: p.path) (lib.filter (p: p.mode == "two-way") cfg.paths);
   seconds = toString cfg.intervalSeconds;
 
@@ -61,7 +61,11 @@ let
     "agent"
     "run"
   ]
-  ++ paths
+  ++ backupPaths
+  ++ lib.concatMap (path: [
+    "--two-way"
+    path
+  ]) twoWay
   ++ [
     "--interval"
     "${seconds}s"
@@ -313,6 +317,9 @@ in
         '';
       }
     ];
+
+    # `keystone agent status` and friends for the admin on the host.
+    environment.systemPackages = [ cfg.package ];
 
     systemd.services.${unit} = {
       description = "Keystone sync agent";
