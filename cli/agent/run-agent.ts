@@ -7,6 +7,7 @@ import { formatBytes } from '../ui/size.js'
 import { renderTable } from '../ui/table.js'
 import { AgentHome, openAgent, type Agent } from './agent-home.js'
 import { agentSigningKey } from './agent-signing-key.js'
+import { queueAuditEvent } from './audit-queue.js'
 import { publishHeartbeat } from '../fleet/publish-heartbeat.js'
 import { publicKeyString } from '../fleet/signing-key.js'
 import { backup } from './backup.js'
@@ -299,14 +300,16 @@ export async function runKeys(
   },
 ) {
   const out = args.output ?? processOutput
-  await withAgent(args, async ({ repo, home }) => {
+  await withAgent(args, async ({ repo, home, state }) => {
     const identity = home.readDeviceKey()
     if (args.action === 'add') {
       const k = await addKey(repo, args.recipient!, args.label ?? 'device')
+      queueAuditEvent(state, { type: 'key-added', detail: `${k.fingerprint} (${k.label})` })
       return out.out(`added device key ${k.fingerprint} (${k.label})`)
     }
     if (args.action === 'remove') {
       const k = await removeKey(repo, identity, args.id!)
+      queueAuditEvent(state, { type: 'key-removed', detail: `${k.fingerprint} (${k.label})` })
       return out.out(`removed device key ${k.fingerprint} (${k.label})`)
     }
     const keys = await listKeys(repo, identity)

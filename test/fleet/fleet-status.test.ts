@@ -5,6 +5,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { parseDocument } from 'yaml'
+import { newIdentity } from '../../cli/vault/age.js'
 import { runAgent, spawnAgent, tempDir } from '../helpers/agent.js'
 import { needsMinio, startMinio } from '../helpers/minio.js'
 import { keystone, tempFleet } from '../helpers/temp-fleet.js'
@@ -254,5 +255,16 @@ t.test(
       event: { type: 'snapshot-published' },
     })
     t.same(beat.audit, { seq: 1, hash: createHash('sha256').update(event).digest('hex') })
+
+    const other = await newIdentity()
+    t.equal((await runAgent(agent, ['keys', 'add', other.recipient, '--label', 'laptop'])).code, 0)
+    await heartbeat(agent)
+    const added = JSON.parse(
+      await readFile(path.join(work, 'store/fleet/web1/audit/000000000002.json'), 'utf8'),
+    ) as { prev: string; event: { type: string; detail: string } }
+    t.match(added, {
+      prev: createHash('sha256').update(event).digest('hex'),
+      event: { type: 'key-added', detail: /\(laptop\)$/ },
+    })
   },
 )
