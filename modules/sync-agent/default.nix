@@ -100,11 +100,14 @@ let
   ]
   ++ lib.optional (isS3 && cfg.s3CredentialsFile != null) "s3-credentials:${cfg.s3CredentialsFile}";
 
-  hardening = {
-    # One dynamic user for the daemon and the prune: the same name, the same UID (systemd.exec(5)).
+  # One dynamic user for the daemon, the prune and the health check: the same name, the same UID
+  # and state directory (systemd.exec(5)).
+  agentUser = {
     DynamicUser = true;
     User = unit;
     StateDirectory = unit;
+  };
+  hardening = agentUser // {
     StateDirectoryMode = "0700";
     LoadCredential = credentials;
     ProtectSystem = "strict";
@@ -344,11 +347,8 @@ in
     systemd.services."${unit}-health" = {
       description = "Check that the Keystone sync agent still reports";
       unitConfig.OnFailure = "${unit}-restart.service";
-      serviceConfig = {
+      serviceConfig = agentUser // {
         Type = "oneshot";
-        DynamicUser = true;
-        User = unit;
-        StateDirectory = unit;
         ProtectSystem = "strict";
         NoNewPrivileges = true;
         ExecStart = "${keystone} agent status --check --max-age 3m";

@@ -142,14 +142,9 @@ t.test('a host joins with its own age key once an admin added it to the key ring
   const keyFile = path.join(work, 'age.key')
   await writeFile(keyFile, host.identity + '\n', { mode: 0o400 })
   const hostDir = path.join(work, 'host-agent')
-  const refused = await runAgent(hostDir, [
-    'init',
-    store,
-    '--device-key-file',
-    keyFile,
-    '--label',
-    'web1',
-  ])
+  const join = () =>
+    runAgent(hostDir, ['init', store, '--device-key-file', keyFile, '--label', 'web1'])
+  const refused = await join()
   t.equal(refused.code, 1)
   t.match(
     refused.stderr,
@@ -162,14 +157,7 @@ t.test('a host joins with its own age key once an admin added it to the key ring
     (await runAgent(admin.agentDir, ['keys', 'add', host.recipient, '--label', 'web1'])).code,
     0,
   )
-  const joined = await runAgent(hostDir, [
-    'init',
-    store,
-    '--device-key-file',
-    keyFile,
-    '--label',
-    'web1',
-  ])
+  const joined = await join()
   t.equal(joined.code, 0, joined.stderr)
   t.match(joined.stdout, new RegExp(`this device's key is ${keyFile}`))
   const settings = JSON.parse(await readFile(path.join(hostDir, 'agent.json'), 'utf8')) as {
