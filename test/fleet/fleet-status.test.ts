@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -8,7 +8,9 @@ import { parseDocument } from 'yaml'
 import { newIdentity } from '../../cli/vault/age.js'
 import { runAgent, spawnAgent, tempDir } from '../helpers/agent.js'
 import { needsMinio, startMinio } from '../helpers/minio.js'
-import { keystone, tempFleet } from '../helpers/temp-fleet.js'
+import { keystone, repoRoot, tempFleet } from '../helpers/temp-fleet.js'
+
+const mainJs = path.join(repoRoot, 'dist/cli/main.js')
 
 // `keystone fleet status` end to end: real agent processes publish signed heartbeats into a
 // store, the admin's command reads them back and judges them; then the store is tampered with,
@@ -141,6 +143,23 @@ t.test(
       r.rows.find((x) => x.host === 'web1')!.detail,
       /heartbeats since 3 .* are missing|heartbeat 3 is missing/,
     )
+
+    // --watch shows the fleet again every interval until Ctrl-C, then exits as a single look would.
+    const watching = spawn(
+      process.execPath,
+      [mainJs, 'fleet', 'status', '--watch', '--interval', '1', '--fleet', fleet],
+      {
+        env: { ...process.env, ...env, KEYSTONE_FLEET: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let shown = ''
+    watching.stdout.on('data', (d: Buffer) => (shown += d.toString()))
+    await sleep(2500)
+    watching.kill('SIGINT')
+    const code = await new Promise((resolve) => watching.once('close', resolve))
+    t.ok((shown.match(/^HOST +STATE/gm) ?? []).length >= 2, 'shown at least twice')
+    t.equal(code, 3, 'and the exit code says the chain is broken')
   },
 )
 
