@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { UserError } from '../errors.js'
 import { writeFileAtomic } from '../fs/write-file-atomic.js'
 import type { SeenHead } from './judge-heartbeats.js'
 
@@ -9,9 +10,17 @@ export class SeenHeartbeats {
   readonly #heads: Record<string, SeenHead>
 
   constructor(readonly file: string) {
-    this.#heads = existsSync(file)
-      ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, SeenHead>)
-      : {}
+    if (!existsSync(file)) {
+      this.#heads = {}
+      return
+    }
+    try {
+      this.#heads = JSON.parse(readFileSync(file, 'utf8')) as Record<string, SeenHead>
+    } catch (error) {
+      throw new UserError(`${file}: not readable JSON (${(error as Error).message})`, {
+        hint: 'remove it: fleet status then trusts the heartbeats it finds, as on a new laptop',
+      })
+    }
   }
 
   get(store: string, host: string): SeenHead | undefined {

@@ -144,6 +144,13 @@ t.test(
       /heartbeats since 3 .* are missing|heartbeat 3 is missing/,
     )
 
+    // A damaged memory of what was verified: one line naming it, not a stack trace.
+    await writeFile(path.join(work, 'state/keystone/fleet-seen.json'), '{"half')
+    const damaged = await status()
+    t.equal(damaged.code, 1)
+    t.match(damaged.stderr, /^keystone: .*fleet-seen\.json: not readable JSON/)
+    await rm(path.join(work, 'state/keystone/fleet-seen.json'))
+
     // --watch shows the fleet again every interval until Ctrl-C, then exits as a single look would.
     const watching = spawn(
       process.execPath,
