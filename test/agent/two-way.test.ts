@@ -121,3 +121,31 @@ t.test(
     t.equal(await readFile(path.join(B, 'docs/draft.txt'), 'utf8'), 'half a sentence, now whole\n')
   },
 )
+
+t.test('a temporary file left by a round cut short is removed, never synced', async (t) => {
+  const work = await tempDir('two-way-temp')
+  t.teardown(() => rm(work, { recursive: true, force: true }))
+  const store = `file://${work}/store`
+  const [A, B] = [path.join(work, 'A'), path.join(work, 'B')]
+  await mkdir(path.join(A, 'sub'), { recursive: true })
+  await mkdir(B)
+  const alpha = path.join(work, 'alpha')
+  const beta = path.join(work, 'beta')
+  const rk = path.join(work, 'rk')
+  t.equal(
+    (await runAgent(alpha, ['init', store, '--label', 'alpha', '--write-recovery-key', rk])).code,
+    0,
+  )
+  t.equal(
+    (await runAgent(beta, ['init', store, '--label', 'beta', '--recovery-key-file', rk])).code,
+    0,
+  )
+  await writeFile(path.join(A, 'sub/kept.txt'), 'kept\n')
+  await writeFile(path.join(A, 'sub/.keystone-sync-0123456789ab'), 'half a remote fi')
+  const sync = (agentDir: string, dir: string) =>
+    runAgent(agentDir, ['sync', dir, '--folder', 'shared', '--settle', '0s'])
+  t.equal((await sync(alpha, A)).code, 0)
+  t.equal((await sync(beta, B)).code, 0)
+  t.same(await readdir(path.join(A, 'sub')), ['kept.txt'], 'the leftover is gone')
+  t.same(await readdir(path.join(B, 'sub')), ['kept.txt'], 'and never reached the other device')
+})

@@ -45,6 +45,8 @@ export interface SyncFolderOptions {
 type SyncEntry = Entry & SyncItem & { rel: string }
 
 const TEMP_PREFIX = '.keystone-sync-'
+const tempBeside = (file: string) =>
+  path.join(path.dirname(file), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`)
 
 export const folderId = (agent: Agent, folder: string) =>
   createHmac('sha256', agent.repo.keys.id)
@@ -96,7 +98,7 @@ export async function syncFolder(agent: Agent, options: SyncFolderOptions): Prom
   // still as the scan saw it (or still absent).
   const writeFile = async (target: string, entry: SyncEntry & { type: 'file' }) => {
     catalog ??= await Catalog.load(repo)
-    const temp = path.join(path.dirname(target), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`)
+    const temp = tempBeside(target)
     const fd = openSync(temp, 'wx', 0o600)
     try {
       for (const id of entry.chunks) {
@@ -168,7 +170,7 @@ export async function syncFolder(agent: Agent, options: SyncFolderOptions): Prom
     let temp: string
     if (entry.type === 'file') temp = await writeFile(file, entry)
     else {
-      temp = path.join(path.dirname(file), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`)
+      temp = tempBeside(file)
       symlinkSync(entry.target, temp)
     }
     if (!unchanged(file, action.replaces)) {
@@ -186,6 +188,10 @@ export async function syncFolder(agent: Agent, options: SyncFolderOptions): Prom
       const pass = await backup(agent, { paths: [root], host })
       if (pass.queued)
         throw new StoreUnavailable(pass.offlineReason ?? `${store.url} is unreachable`)
+      // A round cut short (a crash, a kill) leaves its temporary file behind: removed here.
+      for (const e of pass.entries)
+        if (e.type === 'file' && path.basename(e.path).startsWith(TEMP_PREFIX))
+          rmSync(`/${e.path}`, { force: true })
       const entries = relativize(pass.entries, rootPath)
       const held = new Set(
         [...entries]
