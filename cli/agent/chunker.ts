@@ -27,19 +27,22 @@ export function checkSizes(sizes: ChunkSizes): void {
 }
 
 export class Chunker {
-  readonly #gear: Uint32Array
+  readonly #gear: Int32Array
   readonly #sizes: ChunkSizes
   readonly #maskSmall: number
   readonly #maskLarge: number
 
   constructor(gear: Uint32Array, sizes: ChunkSizes = DEFAULT_SIZES) {
     checkSizes(sizes)
-    this.#gear = gear
+    // The hash is kept as a signed 32-bit integer: the same bits as an unsigned one, but V8
+    // keeps it in a register, where an unsigned value over 2^31 becomes a double (three times
+    // slower per byte).
+    this.#gear = new Int32Array(gear.buffer, gear.byteOffset, gear.length)
     this.#sizes = sizes
     const bits = Math.log2(sizes.avg)
     // Normalisation level 2 (FastCDC §3.3): two bits more before the average, two fewer after.
-    this.#maskSmall = topBits(bits + 2)
-    this.#maskLarge = topBits(bits - 2)
+    this.#maskSmall = topBits(bits + 2) | 0
+    this.#maskLarge = topBits(bits - 2) | 0
   }
 
   // The length of the next chunk of `data` starting at `start`, given that `data` ends at the
@@ -51,15 +54,17 @@ export class Chunker {
     const end = start + Math.min(available, max)
     const normal = start + Math.min(available, avg)
     const gear = this.#gear
+    const maskSmall = this.#maskSmall
+    const maskLarge = this.#maskLarge
     let hash = 0
     let i = start + min
     for (; i < normal; i++) {
-      hash = ((hash << 1) + gear[data[i]!]!) >>> 0
-      if ((hash & this.#maskSmall) === 0) return i + 1 - start
+      hash = ((hash << 1) + gear[data[i]!]!) | 0
+      if ((hash & maskSmall) === 0) return i + 1 - start
     }
     for (; i < end; i++) {
-      hash = ((hash << 1) + gear[data[i]!]!) >>> 0
-      if ((hash & this.#maskLarge) === 0) return i + 1 - start
+      hash = ((hash << 1) + gear[data[i]!]!) | 0
+      if ((hash & maskLarge) === 0) return i + 1 - start
     }
     if (end - start === max) return max
     return final ? available : 0

@@ -116,6 +116,47 @@ t.test(
   },
 )
 
+// The format fixes the cuts, not the code: repositories written before the chunker kept its hash
+// in a signed register must chunk the same. This is FastCDC as docs/repository-format.md states
+// it, in plain unsigned arithmetic.
+const referenceLengths = (gear: Uint32Array, data: Uint8Array, sizes: ChunkSizes) => {
+  const top = (bits: number) => (((1 << bits) - 1) << (32 - bits)) >>> 0
+  const bits = Math.log2(sizes.avg)
+  const lengths: number[] = []
+  for (let start = 0; start < data.length;) {
+    let hash = 0
+    let length = Math.min(data.length - start, sizes.max)
+    for (let i = start + sizes.min; i < start + length; i++) {
+      hash = (hash * 2 + gear[data[i]!]!) % 2 ** 32
+      const mask = i < start + sizes.avg ? top(bits + 2) : top(bits - 2)
+      if ((hash & mask) >>> 0 === 0) {
+        length = i + 1 - start
+        break
+      }
+    }
+    lengths.push(length)
+    start += length
+  }
+  return lengths
+}
+
+t.test('cuts exactly where an unsigned reference FastCDC cuts', async (t) => {
+  const gear = gearTable(key)
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.nat(30_000), (seed, length) => {
+      const data = pseudoRandom(seed, length)
+      return (
+        JSON.stringify(chunker.lengths(data)) ===
+        JSON.stringify(referenceLengths(gear, data, SIZES))
+      )
+    }),
+    params,
+  )
+  const large = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 }
+  const data = pseudoRandom(7, 2 * 1024 * 1024)
+  t.same(new Chunker(gear, large).lengths(data), referenceLengths(gear, data, large), 'tree sizes')
+})
+
 t.test('the boundaries depend on the repository key', async (t) => {
   const data = pseudoRandom(42, 50_000)
   const other = new Chunker(gearTable(Buffer.alloc(32, 8)), SIZES)
