@@ -119,7 +119,7 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
       repo.keys,
       repo.parameters.chunker,
       agent.settings.compression !== false,
-      24 * 1024 * 1024,
+      16 * 1024 * 1024,
     )
     try {
       const tasks = new Map<number, string[]>()
@@ -183,7 +183,7 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
           }
         }
         await packer.addAll(blobs, 'data')
-        pool.consumed(consumed)
+        pool.consumed(reply, consumed)
       }
     } finally {
       await pool.close()
@@ -356,6 +356,9 @@ export class Packer {
   readonly #pending = new Set<string>() // ids in a pack not yet durable
   readonly #builders: Record<'data' | 'tree', PackBuilder>
   readonly #inFlight = new Set<Promise<void>>()
+  // Buffers of data packs whose upload is over, for the next packs: a pass reuses a few instead
+  // of allocating one per pack (the allocator would keep every one it ever handed out).
+  readonly #spareBuffers: Buffer[] = []
   #failure: unknown
   bytes = 0
 
@@ -368,8 +371,12 @@ export class Packer {
 
   // Room for a full pack and the largest chunk that can overflow it, so it never grows.
   #newBuilder(): PackBuilder {
+    return new PackBuilder(this.#spareBuffers.pop() ?? this.#capacity)
+  }
+
+  get #capacity(): number {
     const { packSize, chunker } = this.agent.repo.parameters
-    return new PackBuilder(packSize + chunker.max + 64 * 1024)
+    return packSize + chunker.max + 64 * 1024
   }
 
   has(id: Uint8Array): boolean {
@@ -399,9 +406,11 @@ export class Packer {
     const bytes = builder.finish(this.agent.repo.keys.seal)
     const id = await sha256hexAsync(bytes)
     this.bytes += bytes.length
-    const upload = this.#store(id, bytes, builder.entries).finally(() =>
-      this.#inFlight.delete(upload),
-    )
+    const upload = this.#store(id, bytes, builder.entries).finally(() => {
+      this.#inFlight.delete(upload)
+      if (kind === 'data' && bytes.buffer.byteLength === this.#capacity)
+        this.#spareBuffers.push(Buffer.from(bytes.buffer))
+    })
     this.#inFlight.add(upload)
     while (this.#inFlight.size >= this.uploads) await Promise.race(this.#inFlight)
     if (this.#failure !== undefined) throw this.#failure

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs'
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { Chunker } from './chunker.js'
+import { collectYoung } from './collect-young.js'
 import { blobRoom, sealBlobInto } from './format/blob.js'
 import type { RepositoryKeys } from './crypto/repository-keys.js'
 import type { FileNews, WorkerInit, WorkerReply, WorkerTask } from './worker-protocol.js'
@@ -19,7 +20,7 @@ const keys: RepositoryKeys = {
 }
 const chunker = new Chunker(keys.gear, init.sizes)
 const inFlight = new Int32Array(init.inFlight)
-const READ_BYTES = Math.max(init.sizes.max * 2, 8 * 1024 * 1024)
+const READ_BYTES = init.sizes.max + 1024 * 1024
 const buffer = Buffer.allocUnsafe(READ_BYTES)
 
 function waitForRoom(): void {
@@ -37,6 +38,18 @@ let refs: number[] = []
 let out: Buffer | undefined
 let used = 0
 
+// A reply buffer the main thread sent back, or a new one. Taken synchronously: a large file is
+// one task, and its replies must reuse buffers while it is still being read.
+function replyBuffer(room: number): Buffer {
+  for (;;) {
+    const spare = receiveMessageOnPort(init.spares)?.message as ArrayBuffer | undefined
+    if (spare === undefined) break
+    if (spare.byteLength >= room) return Buffer.from(spare)
+  }
+  // Its own ArrayBuffer (never the shared pool), so it can be transferred.
+  return Buffer.allocUnsafeSlow(Math.max(POST_BYTES, room))
+}
+
 function flush(task: number): void {
   if (pending.length === 0) return
   const bytes = (out ?? Buffer.alloc(0)).buffer as ArrayBuffer
@@ -51,6 +64,7 @@ function flush(task: number): void {
   refs = []
   out = undefined
   used = 0
+  collectYoung()
 }
 
 // The news entry of file `index`, open for more blobs.
@@ -71,8 +85,7 @@ function newsOf(index: number): FileNews {
 function addBlob(task: number, index: number, plaintext: Uint8Array): void {
   const room = blobRoom(plaintext.length)
   if (out !== undefined && used + room > out.length) flush(task)
-  // Its own ArrayBuffer (never the shared pool), so it can be transferred.
-  out ??= Buffer.allocUnsafeSlow(Math.max(POST_BYTES, room))
+  out ??= replyBuffer(room)
   const ref = sealBlobInto(keys, plaintext, init.compression, out, used)
   used += 32 + ref.length
   refs.push(ref.at, ref.length, ref.rawLength, ref.compressed ? 1 : 0)

@@ -9,7 +9,7 @@ import { decodeIndex, encodeIndex, type PackContents } from './format/index-obje
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from './format/snapshot-object.js'
 import { keyIdOf, keyName, readKeyInfo, recipientOf, unwrapKey, wrapKey } from './key-ring.js'
 import { retrying } from './store/retry.js'
-import { ObjectMissing, StoreUnavailable, type Store } from './store/store.js'
+import { ObjectMissing, StoreUnavailable, type ReadBuffer, type Store } from './store/store.js'
 
 // A repository: the objects in one store and the keys to read them. Object names:
 //   config                  the repository id (plain) and its parameters (sealed)
@@ -158,8 +158,8 @@ export class Repository {
 
   // An object read for its sealed blobs only (restore): each blob's AEAD tag authenticates
   // what is used, so the whole-object hash is left to `verify`.
-  async readSealed(name: string): Promise<Buffer> {
-    return retrying(() => this.store.get(name))
+  async readSealed(name: string, into?: ReadBuffer): Promise<Buffer> {
+    return retrying(() => this.store.get(name, into))
   }
 
   async readIndex(name: string): Promise<PackContents[]> {

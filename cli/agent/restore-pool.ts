@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { IntegrityError } from './crypto/integrity-error.js'
 import { workerFile } from './worker-pool.js'
+import type { ReadBuffer } from './store/store.js'
 import type { RestoreBlob, RestoreJob, RestoreReply } from './worker-protocol.js'
 
 // Restore workers, one per core: each job is one downloaded pack, handed over without a copy.
@@ -14,7 +15,13 @@ export class RestorePool {
   readonly #pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>()
   #nextId = 0
 
-  constructor(sealKey: Uint8Array, count = availableParallelism()) {
+  readonly #spares: ArrayBuffer[] = []
+  readonly #bufferSize: number
+
+  // `bufferSize`: what a download buffer is made to hold at least (a full pack), so that one
+  // buffer serves every pack.
+  constructor(sealKey: Uint8Array, bufferSize: number, count = availableParallelism()) {
+    this.#bufferSize = bufferSize
     const file = workerFile('restore-worker')
     for (let i = 0; i < Math.max(1, count); i++) {
       const worker = new Worker(file, { workerData: { seal: sealKey } })
@@ -28,14 +35,31 @@ export class RestorePool {
     }
   }
 
+  // A buffer to download a pack into: one a worker is done with, when one is large enough.
+  readonly bufferFor: ReadBuffer = (length) => {
+    const i = this.#spares.findIndex((b) => b.byteLength >= length)
+    if (i >= 0) return Buffer.from(this.#spares.splice(i, 1)[0]!)
+    return Buffer.allocUnsafeSlow(Math.max(length, this.#bufferSize))
+  }
+
   run(object: string, pack: Buffer, blobs: RestoreBlob[]): Promise<void> {
-    // Transferred, so it must own its whole ArrayBuffer; a view into a shared one is copied.
+    // Transferred, so it must start an ArrayBuffer of its own: one it fills exactly, or one of
+    // `bufferFor`. Anything else (a view into Node's pool of small Buffers) is copied.
+    const owned =
+      pack.byteOffset === 0 &&
+      (pack.buffer.byteLength === pack.length || pack.buffer.byteLength >= this.#bufferSize)
     let own = pack
-    if (pack.byteOffset !== 0 || pack.buffer.byteLength !== pack.length) {
+    if (!owned) {
       own = Buffer.allocUnsafeSlow(pack.length)
       pack.copy(own)
     }
-    const job: RestoreJob = { job: this.#nextId++, object, pack: own.buffer as ArrayBuffer, blobs }
+    const job: RestoreJob = {
+      job: this.#nextId++,
+      object,
+      pack: own.buffer as ArrayBuffer,
+      length: own.length,
+      blobs,
+    }
     const done = new Promise<void>((resolve, reject) =>
       this.#pending.set(job.job, { resolve, reject }),
     )
@@ -46,6 +70,10 @@ export class RestorePool {
   }
 
   #settle(worker: Worker, reply: RestoreReply): void {
+    // As many spares as downloads run at once, at most; the pool of Node's own Buffers (small
+    // objects) is never handed out.
+    if (this.#spares.length < 8 && reply.pack.byteLength >= this.#bufferSize)
+      this.#spares.push(reply.pack)
     const next = this.#queue.shift()
     if (next === undefined) this.#idle.push(worker)
     else worker.postMessage(next, [next.pack])

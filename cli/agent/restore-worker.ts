@@ -1,5 +1,6 @@
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
+import { collectYoung } from './collect-young.js'
 import { IntegrityError } from './crypto/integrity-error.js'
 import type { RepositoryKeys } from './crypto/repository-keys.js'
 import { blobFromPack } from './format/blob.js'
@@ -41,15 +42,18 @@ function failure(error: unknown): RestoreReply['failure'] {
 }
 
 parentPort!.on('message', (job: RestoreJob) => {
-  const pack = Buffer.from(job.pack)
+  const pack = Buffer.from(job.pack, 0, job.length)
+  let reply: RestoreReply
   try {
     for (const blob of job.blobs) {
       const entry = { ...blob, id: Buffer.from(blob.id, 'hex'), kind: BlobKind.data }
       const plaintext = blobFromPack(keys, job.object, pack, entry, false)
       for (const place of blob.places) writeAt(place, plaintext)
     }
-    parentPort!.postMessage({ job: job.job } satisfies RestoreReply)
+    reply = { job: job.job, pack: job.pack }
   } catch (error) {
-    parentPort!.postMessage({ job: job.job, failure: failure(error) } satisfies RestoreReply)
+    reply = { job: job.job, pack: job.pack, failure: failure(error) }
   }
+  collectYoung() // the plaintexts of a whole pack
+  parentPort!.postMessage(reply, [job.pack])
 })

@@ -109,13 +109,14 @@ async function restoreInto(
   // Downloads run ahead of the workers, so the network and the disk are busy at once; each
   // fetcher holds one pack at a time, so at most `downloads` packs are in memory.
   const packs = [...byPack.keys()]
-  const pool = new RestorePool(repo.keys.seal)
+  const { packSize, chunker } = repo.parameters
+  const pool = new RestorePool(repo.keys.seal, packSize + chunker.max + 64 * 1024)
   let failure: unknown
   const fetcher = async () => {
     for (let pack = packs.pop(); pack !== undefined && failure === undefined; pack = packs.pop()) {
       try {
         const object = packName(pack)
-        const bytes = await repo.readSealed(object)
+        const bytes = await repo.readSealed(object, pool.bufferFor)
         const blobs = byPack.get(pack)!.map(({ located: { entry }, places }) => ({
           id: Buffer.from(entry.id).toString('hex'),
           compressed: entry.compressed,

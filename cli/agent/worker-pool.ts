@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import type { ChunkSizes } from './chunker.js'
 import type { RepositoryKeys } from './crypto/repository-keys.js'
 import type { WorkerInit, WorkerReply, WorkerTask } from './worker-protocol.js'
@@ -24,6 +24,8 @@ export class ChunkPool {
   readonly #tasks: WorkerTask[] = []
   readonly #replies: WorkerReply[] = []
   readonly #inFlight: Int32Array
+  readonly #spares = new Map<Worker, MessagePort>()
+  readonly #origin = new WeakMap<ArrayBuffer, MessagePort>() // a reply buffer → its worker's port
   #wake: (() => void) | undefined
   #failure: Error | undefined
   #nextId = 0
@@ -37,19 +39,23 @@ export class ChunkPool {
   ) {
     const shared = new SharedArrayBuffer(4)
     this.#inFlight = new Int32Array(shared)
-    const init: WorkerInit = {
-      seal: keys.seal,
-      id: keys.id,
-      gear: keys.gear,
-      sizes,
-      compression,
-      inFlight: shared,
-      limit,
-    }
     const file = workerFile('chunk-worker')
     for (let i = 0; i < Math.max(1, count); i++) {
-      const worker = new Worker(file, { workerData: init })
+      const { port1, port2 } = new MessageChannel()
+      const init: WorkerInit = {
+        seal: keys.seal,
+        id: keys.id,
+        gear: keys.gear,
+        sizes,
+        compression,
+        inFlight: shared,
+        limit,
+        spares: port2,
+      }
+      const worker = new Worker(file, { workerData: init, transferList: [port2] })
+      this.#spares.set(worker, port1)
       worker.on('message', (reply: WorkerReply) => {
+        if (reply.type === 'files') this.#origin.set(reply.bytes, port1)
         this.#replies.push(reply)
         if (reply.type === 'task-done') this.#release(worker)
         this.#notify()
@@ -94,12 +100,18 @@ export class ChunkPool {
     }
   }
 
-  consumed(bytes: number): void {
+  // The reply's blobs are packed: its bytes no longer count against the limit, and its buffer
+  // goes back to its worker. Every view into it is detached from here on.
+  consumed(reply: Extract<WorkerReply, { type: 'files' }>, bytes: number): void {
     Atomics.sub(this.#inFlight, 0, bytes)
     Atomics.notify(this.#inFlight, 0)
+    const port = this.#origin.get(reply.bytes)
+    if (port !== undefined && reply.bytes.byteLength > 0)
+      port.postMessage(reply.bytes, [reply.bytes])
   }
 
   async close(): Promise<void> {
     await Promise.all(this.#workers.map((w) => w.terminate()))
+    for (const port of this.#spares.values()) port.close()
   }
 }

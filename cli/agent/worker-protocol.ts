@@ -1,3 +1,4 @@
+import type { MessagePort } from 'node:worker_threads'
 import type { ChunkSizes } from './chunker.js'
 
 // Messages between a backup pass and its chunk workers (chunk-worker.ts, worker-pool.ts).
@@ -9,6 +10,10 @@ export interface WorkerInit {
   compression: boolean
   inFlight: SharedArrayBuffer // one Int32: sealed bytes posted and not yet consumed
   limit: number
+  // Reply buffers come back on this port once their blobs are packed, and the worker fills them
+  // again: a pass then moves hundreds of MiB through a few buffers instead of allocating one per
+  // reply, which the allocator keeps long after the collector frees it.
+  spares: MessagePort
 }
 
 export interface WorkerTask {
@@ -56,12 +61,14 @@ export interface RestoreBlob {
 export interface RestoreJob {
   job: number
   object: string
-  pack: ArrayBuffer
+  pack: ArrayBuffer // the object is its first `length` bytes
+  length: number
   blobs: RestoreBlob[]
 }
 
 export interface RestoreReply {
   job: number
+  pack: ArrayBuffer // back, to be downloaded into again
   failure?:
     | { kind: 'integrity'; object: string; reason: string }
     | { kind: 'fs'; message: string; code?: string; syscall?: string; path?: string }

@@ -56,8 +56,10 @@ export class PackBuilder {
   #buf: Buffer
   #size = 0
 
-  constructor(capacity = 1024 * 1024) {
-    this.#buf = Buffer.allocUnsafeSlow(capacity)
+  // A number allocates that much; a buffer (a finished pack's, whose upload is done) is filled
+  // again from its start.
+  constructor(capacity: number | Buffer = 1024 * 1024) {
+    this.#buf = typeof capacity === 'number' ? Buffer.allocUnsafeSlow(capacity) : capacity
   }
 
   get size(): number {

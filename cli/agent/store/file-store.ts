@@ -1,7 +1,13 @@
 import { constants, promises as fs } from 'node:fs'
 import path from 'node:path'
 import { syncDir, writeFileDurable, writeTempSynced } from '../../fs/durable.js'
-import { ObjectMissing, StoreUnavailable, type Store, type StoredObject } from './store.js'
+import {
+  ObjectMissing,
+  StoreUnavailable,
+  type ReadBuffer,
+  type Store,
+  type StoredObject,
+} from './store.js'
 
 // A repository in a local folder (an external disk, a NAS mount). Writes go to a temporary
 // name, are fsynced, then renamed into place and the directory fsynced: an object either exists
@@ -34,9 +40,11 @@ export class FileStore implements Store {
     return path.join(this.#root, name)
   }
 
-  async get(name: string): Promise<Buffer> {
+  async get(name: string, into?: ReadBuffer): Promise<Buffer> {
     try {
-      return await fs.readFile(this.#file(name))
+      return into === undefined
+        ? await fs.readFile(this.#file(name))
+        : await readInto(this.#file(name), into)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
       await this.#checkRoot()
@@ -93,5 +101,23 @@ export class FileStore implements Store {
   async delete(name: string): Promise<void> {
     await this.#checkRoot()
     await fs.rm(this.#file(name), { force: true })
+  }
+}
+
+// A whole file read into the buffer `into` gives for its length.
+async function readInto(file: string, into: ReadBuffer): Promise<Buffer> {
+  const handle = await fs.open(file, 'r')
+  try {
+    const { size } = await handle.stat()
+    const out = into(size).subarray(0, size)
+    for (let at = 0; at < size;) {
+      const { bytesRead } = await handle.read(out, at, size - at, at)
+      if (bytesRead === 0)
+        throw new StoreUnavailable(`${file}: shorter than its size (${at} of ${size} bytes)`)
+      at += bytesRead
+    }
+    return out
+  } finally {
+    await handle.close()
   }
 }

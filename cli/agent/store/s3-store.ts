@@ -15,6 +15,7 @@ import {
   ObjectMissing,
   StoreError,
   StoreUnavailable,
+  type ReadBuffer,
   type Store,
   type StoredObject,
 } from './store.js'
@@ -138,13 +139,13 @@ export class S3Store implements Store {
     }
   }
 
-  async get(name: string): Promise<Buffer> {
+  async get(name: string, into?: ReadBuffer): Promise<Buffer> {
     try {
       return await this.#send(`GET ${name}`, async () => {
         const out = await this.#client.send(
           new GetObjectCommand({ Bucket: this.#location.bucket, Key: this.#key(name) }),
         )
-        return await readBody(out.Body as Readable, out.ContentLength)
+        return await readBody(out.Body as Readable, out.ContentLength, into)
       })
     } catch (error) {
       if (error instanceof S3RequestError && (error.status === 404 || error.code === 'NoSuchKey'))
@@ -250,13 +251,17 @@ class S3RequestError extends StoreError {
 // A body read straight into one buffer of its announced length, its own ArrayBuffer: no second
 // copy to join the pieces (the SDK's collector makes one), and a restore worker can be handed it
 // without a copy. A body longer or shorter than announced is a transfer error.
-async function readBody(body: Readable, length: number | undefined): Promise<Buffer> {
+async function readBody(
+  body: Readable,
+  length: number | undefined,
+  into: ReadBuffer = (n) => Buffer.allocUnsafeSlow(n),
+): Promise<Buffer> {
   if (length === undefined) {
     const parts: Buffer[] = []
     for await (const part of body) parts.push(part as Buffer)
     return Buffer.concat(parts)
   }
-  const out = Buffer.allocUnsafeSlow(length)
+  const out = into(length).subarray(0, length)
   let at = 0
   for await (const part of body) {
     const piece = part as Buffer

@@ -8,10 +8,16 @@ export interface StoredObject {
   size: number
 }
 
+// Given an object's length, a buffer of at least that many bytes, at the start of an ArrayBuffer
+// of its own (so that it can be handed to a worker without a copy).
+export type ReadBuffer = (length: number) => Buffer
+
 export interface Store {
   // For messages: the URL without credentials.
   readonly url: string
-  get(name: string): Promise<Buffer>
+  // `into`, when given, supplies the buffer an object is read into (a restore reuses a few pack
+  // buffers rather than allocating one per pack); the result is then a view of it.
+  get(name: string, into?: ReadBuffer): Promise<Buffer>
   // Durable when it resolves: the object is on disk (file) or acknowledged by the server (S3).
   put(name: string, data: Uint8Array): Promise<void>
   // Creates the object only if no object has this name; false when one already does.
