@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { IntegrityError } from './crypto/integrity-error.js'
-import { workerFile } from './worker-pool.js'
+import { WORKER_LIMITS, workerFile } from './worker-pool.js'
 import type { ReadBuffer } from './store/store.js'
 import type { RestoreBlob, RestoreJob, RestoreReply } from './worker-protocol.js'
 
@@ -24,7 +24,10 @@ export class RestorePool {
     this.#bufferSize = bufferSize
     const file = workerFile('restore-worker')
     for (let i = 0; i < Math.max(1, count); i++) {
-      const worker = new Worker(file, { workerData: { seal: sealKey } })
+      const worker = new Worker(file, {
+        workerData: { seal: sealKey },
+        resourceLimits: WORKER_LIMITS,
+      })
       worker.on('message', (reply: RestoreReply) => this.#settle(worker, reply))
       worker.on('error', (error) => {
         for (const { reject } of this.#pending.values()) reject(error)

@@ -16,6 +16,11 @@ export function workerFile(name: 'chunk-worker' | 'restore-worker'): string {
   throw new Error(`${name}.js is missing next to the CLI bundle; run \`npm run build\``)
 }
 
+// A worker's objects are few and short-lived (one batch's or one pack's); a small young
+// generation is collected often and cheaply, where V8's default lets each thread grow tens of
+// MiB before its first collection.
+export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2 }
+
 // Chunk workers, one per core, fed batches of files. Replies arrive in one queue that the
 // backup pass drains at its own pace; `consumed` tells the workers memory was freed.
 export class ChunkPool {
@@ -52,7 +57,11 @@ export class ChunkPool {
         limit,
         spares: port2,
       }
-      const worker = new Worker(file, { workerData: init, transferList: [port2] })
+      const worker = new Worker(file, {
+        workerData: init,
+        transferList: [port2],
+        resourceLimits: WORKER_LIMITS,
+      })
       this.#spares.set(worker, port1)
       worker.on('message', (reply: WorkerReply) => {
         if (reply.type === 'files') this.#origin.set(reply.bytes, port1)

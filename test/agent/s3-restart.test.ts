@@ -40,10 +40,13 @@ t.test(
       daemon.once('exit', (code) => resolve(code)),
     )
 
-    // Changes for six seconds; the server dies at two and comes back at four.
+    // Changes for eight seconds; the server dies at two and comes back at six (and answers a
+    // moment later). A request retries for about three seconds on average (QUICK: six tries,
+    // full jitter), so passes that start in the outage give up and queue; with a shorter outage
+    // a fast pass could ride it out on retries alone, and the queue would go untested.
     let written = 0
     const writer = (async () => {
-      const end = Date.now() + 6000
+      const end = Date.now() + 8000
       while (Date.now() < end) {
         written++
         await writeTree(src, {
@@ -58,7 +61,7 @@ t.test(
     })()
     await sleep(2000)
     await minio.kill()
-    await sleep(2000)
+    await sleep(4000)
     await minio.start()
     await writer
     const stoppedAt = new Date().toISOString()

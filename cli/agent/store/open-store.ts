@@ -82,7 +82,7 @@ function s3Credentials(settings: StoreSettings): S3Credentials {
   })
 }
 
-// The AWS SDK is loaded only for an S3 store: it costs a folder store ~150 ms per command.
+// The S3 client is loaded only for an S3 store: a folder store needs none of it.
 export async function openStore(settings: StoreSettings): Promise<FileStore | S3Store> {
   const parsed = parseStoreUrl(settings.store)
   if (parsed.kind === 'file') return new FileStore(parsed.root)
