@@ -117,21 +117,27 @@ export class Repository {
         return cached
       }
     }
-    const configBytes = await fetch('config').catch((error: unknown) => {
-      if (error instanceof ObjectMissing)
-        throw new UserError(`${store.url} holds no repository`, {
-          hint: 'create one with `keystone agent init <store>`',
-        })
-      throw error
-    })
+    // Both objects at once: one round trip to the store instead of two, on every command.
     const name = keyName(keyIdOf(await recipientOf(identity)))
-    const wrapped = await fetch(name).catch((error: unknown) => {
-      if (error instanceof ObjectMissing)
-        throw new UserError(`this device has no key in ${store.url}`, {
-          hint: 'add it from a device that has one (`keystone agent keys add <age recipient>`) or join with the recovery key (`keystone agent init <store> --recovery-key-file <file>`)',
-        })
-      throw error
-    })
+    const [configBytes, wrapped] = await Promise.allSettled([fetch('config'), fetch(name)]).then(
+      ([config, key]) => {
+        if (config.status === 'rejected') {
+          if (config.reason instanceof ObjectMissing)
+            throw new UserError(`${store.url} holds no repository`, {
+              hint: 'create one with `keystone agent init <store>`',
+            })
+          throw config.reason
+        }
+        if (key.status === 'rejected') {
+          if (key.reason instanceof ObjectMissing)
+            throw new UserError(`this device has no key in ${store.url}`, {
+              hint: 'add it from a device that has one (`keystone agent keys add <age recipient>`) or join with the recovery key (`keystone agent init <store> --recovery-key-file <file>`)',
+            })
+          throw key.reason
+        }
+        return [config.value, key.value] as const
+      },
+    )
     const master = await unwrapKey(name, wrapped, identity)
     const config = parseConfig(configBytes)
     const keys = deriveKeys(master, config.id)
