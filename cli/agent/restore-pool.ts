@@ -73,8 +73,8 @@ export class RestorePool {
   }
 
   #settle(worker: Worker, reply: RestoreReply): void {
-    // As many spares as downloads run at once, at most; the pool of Node's own Buffers (small
-    // objects) is never handed out.
+    // Kept for the next downloads: a few suffice (as many as run at once), and only buffers of
+    // `bufferFor`'s size, never a small one a copy made.
     if (this.#spares.length < 8 && reply.pack.byteLength >= this.#bufferSize)
       this.#spares.push(reply.pack)
     const next = this.#queue.shift()
