@@ -1,10 +1,9 @@
 import { lstatSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { UserError } from '../errors.js'
-import { Chunker, type ChunkSizes } from './chunker.js'
 import { chunkId } from './crypto/repository-keys.js'
 import { sealBlob, type SealedBlob } from './format/blob.js'
-import { encodeManifest, type Entry } from './format/manifest.js'
+import type { Entry } from './format/manifest.js'
 import { BlobKind, PackBuilder, type BlobEntry } from './format/pack.js'
 import { encodeSnapshot, type Snapshot } from './format/snapshot-object.js'
 import { encodeIndex } from './format/index-object.js'
@@ -16,6 +15,7 @@ import { manifestPath, scan, type Scanned, type ScannedFile } from './scan.js'
 import type { FileRow } from './state.js'
 import { StoreUnavailable } from './store/store.js'
 import { syncIndexes } from './sync-index.js'
+import { treeBlobs } from './tree-blobs.js'
 import { ChunkPool } from './worker-pool.js'
 import { REF_FIELDS } from './worker-protocol.js'
 
@@ -44,8 +44,6 @@ export interface BackupResult {
   skipped: string[]
 }
 
-// Tree blobs are smaller than file chunks: a manifest changes in small places.
-const TREE_SIZES: ChunkSizes = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 }
 // Whether the store answers, at the start of a pass: two quick tries, not the full backoff.
 const PROBE = { baseMs: 100, capMs: 1_000, attempts: 2 }
 const BATCH_FILES = 256
@@ -274,18 +272,13 @@ export async function commitSnapshot(
   options: { time: Date; host: string; paths: readonly string[]; parent?: string },
 ): Promise<{ name: string; placed: 'stored' | 'queued'; snapshot: Snapshot }> {
   const { repo, state, outbox } = agent
-  const manifest = encodeManifest(entries)
-  const treeChunker = new Chunker(repo.keys.gear, TREE_SIZES)
   const tree: string[] = []
-  let at = 0
-  for (const length of treeChunker.lengths(manifest)) {
-    const plaintext = manifest.subarray(at, at + length)
+  for (const plaintext of treeBlobs(entries, repo.keys.gear)) {
     // An unchanged part of the tree is already stored: no need to compress and seal it again.
     const id = chunkId(repo.keys.id, plaintext)
     tree.push(id.toString('hex'))
     if (!packer.has(id))
       await packer.addAll([sealBlob(repo.keys, plaintext, BlobKind.tree, true)], 'tree')
-    at += length
   }
   await packer.flush('tree')
   await packer.settled()

@@ -64,6 +64,11 @@ export class ByteWriter {
     return this
   }
 
+  // Bytes written so far.
+  get length(): number {
+    return this.#length
+  }
+
   finish(): Buffer {
     return this.#buf.subarray(0, this.#length)
   }

@@ -3,7 +3,7 @@ import { ByteReader, ByteWriter, FormatError } from './bytes.js'
 // A snapshot's manifest: every entry of the backed-up trees, in path order. Paths are the
 // absolute paths without their leading slash ("home/ada/Documents/a.txt"); only the encrypted
 // manifest ever holds them, never an object name. The encoded manifest is cut into tree blobs
-// by the same content-defined chunker as file data, so an unchanged tree costs no upload.
+// (tree-blobs.ts), so an unchanged tree costs no upload.
 export type Entry =
   | (Common & { type: 'file'; size: number; chunks: Uint8Array[] })
   | (Common & { type: 'dir' })
@@ -20,9 +20,11 @@ interface Common {
 const MAGIC = 'keystone manifest v1'
 const TYPES = ['file', 'dir', 'symlink'] as const
 
-export function encodeManifest(entries: readonly Entry[]): Buffer {
+// `starts`, when given, receives the offset where each entry begins: tree blobs are cut there.
+export function encodeManifest(entries: readonly Entry[], starts?: number[]): Buffer {
   const w = new ByteWriter().string(MAGIC).varint(entries.length)
   for (const e of entries) {
+    starts?.push(w.length)
     w.byte(TYPES.indexOf(e.type))
       .string(e.path)
       .varint(e.mode)
