@@ -5,7 +5,7 @@ import { chunkId } from './crypto/repository-keys.js'
 import { sealBlob, type SealedBlob } from './format/blob.js'
 import type { Entry } from './format/manifest.js'
 import { BlobKind, PackBuilder, type BlobEntry } from './format/pack.js'
-import { encodeSnapshot, type Snapshot } from './format/snapshot-object.js'
+import { encodeSnapshot, encodeTreeList, type Snapshot } from './format/snapshot-object.js'
 import { encodeIndex } from './format/index-object.js'
 import type { Agent } from './agent-home.js'
 import { queueAuditEvent } from './audit-queue.js'
@@ -262,8 +262,8 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
   }
 }
 
-// The commit of a pass, and of a two-way folder's merged state: the manifest as tree blobs in
-// packs of their own (verify reads them without the data), then an index of every blob stored
+// The commit of a pass, and of a two-way folder's merged state: the manifest as tree blobs and
+// their tree list, in packs of their own (verify reads them without the data), then an index of every blob stored
 // but not indexed yet (this pass's and any a crashed pass left), then the snapshot.
 export async function commitSnapshot(
   agent: Agent,
@@ -272,14 +272,16 @@ export async function commitSnapshot(
   options: { time: Date; host: string; paths: readonly string[]; parent?: string },
 ): Promise<{ name: string; placed: 'stored' | 'queued'; snapshot: Snapshot }> {
   const { repo, state, outbox } = agent
-  const tree: string[] = []
-  for (const plaintext of treeBlobs(entries, repo.keys.gear)) {
-    // An unchanged part of the tree is already stored: no need to compress and seal it again.
+  // An unchanged part of the tree is already stored: no need to compress and seal it again.
+  const storeTree = async (plaintext: Buffer) => {
     const id = chunkId(repo.keys.id, plaintext)
-    tree.push(id.toString('hex'))
     if (!packer.has(id))
       await packer.addAll([sealBlob(repo.keys, plaintext, BlobKind.tree, true)], 'tree')
+    return id
   }
+  const ids: Buffer[] = []
+  for (const plaintext of treeBlobs(entries, repo.keys.gear)) ids.push(await storeTree(plaintext))
+  const root = (await storeTree(encodeTreeList(ids))).toString('hex')
   await packer.flush('tree')
   await packer.settled()
 
@@ -296,12 +298,12 @@ export async function commitSnapshot(
 
   const files = entries.filter((e) => e.type === 'file')
   const snapshot: Snapshot = {
-    version: 1,
+    version: 2,
     time: options.time.toISOString(),
     host: options.host,
     paths: [...new Set(options.paths.map((p) => '/' + manifestPath(p)))].sort(),
     ...(options.parent !== undefined && { parent: options.parent }),
-    tree,
+    root,
     stats: {
       files: files.length,
       dirs: entries.filter((e) => e.type === 'dir').length,

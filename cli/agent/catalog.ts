@@ -3,7 +3,7 @@ import { blobFromPack } from './format/blob.js'
 import { FormatError } from './format/bytes.js'
 import { decodeManifest, type Entry } from './format/manifest.js'
 import type { BlobEntry } from './format/pack.js'
-import type { Snapshot } from './format/snapshot-object.js'
+import { decodeTreeList, type Snapshot } from './format/snapshot-object.js'
 import { packName, type Repository } from './repository.js'
 
 // Where every blob of the repository is, read from its indexes (the store's truth, so a new
@@ -38,25 +38,31 @@ export class Catalog {
   }
 }
 
-// A snapshot's manifest, from its tree blobs.
+// A snapshot's manifest, from its tree blobs. `read`, when given, receives the id of every tree
+// blob the manifest needs, its tree list's included (what `prune` must keep).
 export async function loadManifest(
   repo: Repository,
   catalog: Catalog,
   name: string,
   snapshot: Snapshot,
+  read?: Set<string>,
 ): Promise<Entry[]> {
   const packs = new Map<string, Buffer>()
-  const parts: Buffer[] = []
-  for (const id of snapshot.tree) {
+  const treeBlob = async (id: string) => {
+    read?.add(id)
     const { pack, entry } = catalog.locate(id, name)
     let bytes = packs.get(pack)
     if (bytes === undefined) {
       bytes = await repo.readAddressed(packName(pack))
       packs.set(pack, bytes)
     }
-    parts.push(blobFromPack(repo.keys, packName(pack), bytes, entry))
+    return blobFromPack(repo.keys, packName(pack), bytes, entry)
   }
   try {
+    const ids =
+      snapshot.version === 1 ? snapshot.tree : decodeTreeList(await treeBlob(snapshot.root))
+    const parts: Buffer[] = []
+    for (const id of ids) parts.push(await treeBlob(id))
     return decodeManifest(Buffer.concat(parts))
   } catch (error) {
     if (error instanceof FormatError)

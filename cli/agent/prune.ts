@@ -44,8 +44,7 @@ export async function prune(
     const needed = new Set<string>()
     for (const s of all) {
       if (!kept.has(s.id)) continue
-      for (const id of s.snapshot.tree) needed.add(id)
-      for (const e of await loadManifest(repo, catalog, s.name, s.snapshot)) {
+      for (const e of await loadManifest(repo, catalog, s.name, s.snapshot, needed)) {
         if (e.type === 'file')
           for (const id of e.chunks) needed.add(Buffer.from(id).toString('hex'))
       }

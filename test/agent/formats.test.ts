@@ -8,7 +8,13 @@ import { ByteReader, ByteWriter, FormatError } from '../../cli/agent/format/byte
 import { decodeIndex, encodeIndex } from '../../cli/agent/format/index-object.js'
 import { decodeManifest, encodeManifest, type Entry } from '../../cli/agent/format/manifest.js'
 import { BlobKind, PackBuilder, readPackHeader } from '../../cli/agent/format/pack.js'
-import { decodeSnapshot, encodeSnapshot } from '../../cli/agent/format/snapshot-object.js'
+import {
+  decodeSnapshot,
+  decodeTreeList,
+  encodeSnapshot,
+  encodeTreeList,
+} from '../../cli/agent/format/snapshot-object.js'
+import { seal } from '../../cli/agent/crypto/seal.js'
 
 // Property tests of the repository's codecs: everything written reads back equal, and any
 // change to the bytes is refused rather than decoded into something else.
@@ -251,14 +257,63 @@ t.test('index and snapshot objects round-trip and refuse another key', async (t)
     ),
     { ...params, numRuns: 40 },
   )
-  const snapshot = {
-    version: 1 as const,
+  const common = {
     time: new Date(0).toISOString(),
     host: 'h',
     paths: ['/x'],
-    tree: ['ab'],
     stats: { files: 1, dirs: 2, bytes: 3, addedBytes: 4 },
   }
-  t.same(decodeSnapshot(keys.seal, encodeSnapshot(keys.seal, snapshot)), snapshot)
-  t.throws(() => decodeSnapshot(other.seal, encodeSnapshot(keys.seal, snapshot)), FormatError)
+  // Version 2 (written now) and version 1 (still read) both round-trip.
+  for (const snapshot of [
+    { ...common, version: 2 as const, root: 'ab'.repeat(32) },
+    { ...common, version: 1 as const, tree: ['ab'] },
+  ]) {
+    t.same(decodeSnapshot(keys.seal, encodeSnapshot(keys.seal, snapshot)), snapshot)
+    t.throws(() => decodeSnapshot(other.seal, encodeSnapshot(keys.seal, snapshot)), FormatError)
+  }
+  // A version 2 snapshot without its tree list, or a version 1 without its ids, is refused.
+  const { root: _, ...rootless } = { ...common, version: 2 as const, root: 'ab' }
+  t.throws(
+    () => decodeSnapshot(keys.seal, seal(keys.seal, json(rootless), snapshotAad)),
+    FormatError,
+  )
+  t.throws(
+    () => decodeSnapshot(keys.seal, seal(keys.seal, json({ ...common, version: 1 }), snapshotAad)),
+    FormatError,
+  )
+  t.throws(
+    () =>
+      decodeSnapshot(
+        keys.seal,
+        seal(keys.seal, json({ ...common, version: 3, root: 'ab' }), snapshotAad),
+      ),
+    FormatError,
+  )
 })
+
+const json = (value: unknown) => Buffer.from(JSON.stringify(value))
+const snapshotAad = Buffer.from('keystone snapshot v1')
+
+t.test(
+  'tree list: decode(encode(ids)) equals ids; a cut or extended list is refused',
+  async (t) => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 300 }),
+        fc.nat(),
+        (ids, cut) => {
+          const bytes = encodeTreeList(ids)
+          t.same(
+            decodeTreeList(bytes),
+            ids.map((id) => Buffer.from(id).toString('hex')),
+          )
+          t.throws(() => decodeTreeList(bytes.subarray(0, cut % bytes.length)), FormatError)
+          t.throws(() => decodeTreeList(Buffer.concat([bytes, Buffer.from([0])])), FormatError)
+        },
+      ),
+      { ...params, numRuns: 60 },
+    )
+    // A manifest is not a tree list: the magic tells them apart.
+    t.throws(() => decodeTreeList(encodeManifest([])), /not a tree list/)
+  },
+)
