@@ -21,10 +21,23 @@ import { seal } from '../../cli/agent/crypto/seal.js'
 const keys = deriveKeys(Buffer.alloc(32, 3), 'f'.repeat(32))
 const params = { seed: 20261123, numRuns: 150 }
 
+// Manifest paths as a backup writes them: relative, no empty, "." or ".." part, no NUL. Slashes
+// are added so that some paths have several parts.
+const unsafe = (p: string) =>
+  p.startsWith('/') ||
+  p.endsWith('/') ||
+  p.includes('\0') ||
+  p.split('/').some((s) => s === '' || s === '.' || s === '..')
+const safePath = (strings: fc.Arbitrary<string>) =>
+  fc
+    .tuple(strings, fc.nat({ max: 3 }))
+    .map(([p, n]) => (n === 0 ? p : `${p}/${[...p].slice(0, n).join('')}x`))
+    .filter((p) => !unsafe(p))
+
 const entry: fc.Arbitrary<Entry> = fc.oneof(
   fc.record({
     type: fc.constant('file' as const),
-    path: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+    path: safePath(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 })),
     mode: fc.integer({ min: 0, max: 0o7777 }),
     uid: fc.nat(),
     gid: fc.nat(),
@@ -34,7 +47,7 @@ const entry: fc.Arbitrary<Entry> = fc.oneof(
   }),
   fc.record({
     type: fc.constant('dir' as const),
-    path: fc.string({ minLength: 1 }),
+    path: safePath(fc.string({ minLength: 1 })),
     mode: fc.integer({ min: 0, max: 0o7777 }),
     uid: fc.nat(),
     gid: fc.nat(),
@@ -42,7 +55,7 @@ const entry: fc.Arbitrary<Entry> = fc.oneof(
   }),
   fc.record({
     type: fc.constant('symlink' as const),
-    path: fc.string({ minLength: 1 }),
+    path: safePath(fc.string({ minLength: 1 })),
     mode: fc.integer({ min: 0, max: 0o7777 }),
     uid: fc.nat(),
     gid: fc.nat(),
@@ -105,6 +118,46 @@ t.test('manifest: decode(encode(entries)) equals entries', async (t) => {
       t.same(normalise(decodeManifest(encodeManifest(entries))), normalise(entries))
     }),
     params,
+  )
+})
+
+t.test('manifest: a path that could leave the restore target is refused', async (t) => {
+  const file = (path: string): Entry => ({
+    type: 'file',
+    path,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtimeNs: 0n,
+    size: 0,
+    chunks: [],
+  })
+  for (const path of [
+    '/etc/passwd',
+    '../x',
+    'a/../../x',
+    'a/..',
+    'a//b',
+    'a/./b',
+    '.',
+    'a/',
+    'a\0b',
+  ])
+    t.throws(() => decodeManifest(encodeManifest([file('ok'), file(path)])), {
+      name: 'FormatError',
+      message: `unsafe path ${JSON.stringify(path)}`,
+    })
+  // Dots inside names are names, and "" is the root of a backup of "/".
+  for (const path of ['', '.profile', 'a/..b', 'b..', 'a/.config/x'])
+    t.equal(decodeManifest(encodeManifest([file(path)]))[0]!.path, path)
+  // The rule is the property test's: every unsafe string it can make is refused.
+  fc.assert(
+    fc.property(fc.string({ unit: fc.constantFrom('a', '.', '/', '\0') }), (path) => {
+      const decode = () => decodeManifest(encodeManifest([file(path)]))
+      if (unsafe(path) && path !== '') t.throws(decode, FormatError)
+      else t.equal(decode()[0]!.path, path)
+    }),
+    { ...params, numRuns: 300 },
   )
 })
 

@@ -1,6 +1,9 @@
 import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
+import { openAgent } from '../../cli/agent/agent-home.js'
+import { commitSnapshot, Packer } from '../../cli/agent/backup.js'
+import type { Entry } from '../../cli/agent/format/manifest.js'
 import {
   describeTree,
   initAgent,
@@ -92,3 +95,45 @@ t.test('every flipped byte in every object: verify and restore exit 3 naming it'
   )
   await rm(work, { recursive: true, force: true })
 })
+
+t.test(
+  'a manifest sealed with the key but climbing out of the target: exit 3, nothing written',
+  async (t) => {
+    // What a device taken over could store: a snapshot whose manifest names "../…" paths.
+    const work = await tempDir('tamper')
+    const { agentDir } = await initAgent(`file://${work}/store`)
+    const agent = await openAgent(agentDir)
+    try {
+      const entry = (path: string): Entry => ({
+        type: 'file',
+        path,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtimeNs: 0n,
+        size: 0,
+        chunks: [],
+      })
+      await commitSnapshot(agent, new Packer(agent, 1), [entry('ok'), entry('../escaped')], {
+        time: new Date(),
+        host: 'test-host',
+        paths: ['/ok'],
+      })
+    } finally {
+      agent.state.close()
+    }
+    const target = path.join(work, 'target', 'inner')
+    const restored = await runAgent(agentDir, ['restore', 'latest', '--target', target])
+    t.equal(restored.code, 3, restored.stderr)
+    t.match(
+      restored.stderr,
+      /snapshots\/[0-9a-f]{64}: its manifest is damaged: unsafe path "\.\.\/escaped"/,
+    )
+    t.equal(restored.stderr.trim().split('\n')[0]!.includes('at '), false, 'one line, no stack')
+    t.same(await readdir(path.join(work, 'target')).catch(() => []), [], 'nothing written')
+    const verified = await runAgent(agentDir, ['verify'])
+    t.equal(verified.code, 3)
+    t.match(verified.stdout + verified.stderr, /unsafe path/)
+    await rm(work, { recursive: true, force: true })
+  },
+)

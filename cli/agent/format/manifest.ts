@@ -41,6 +41,12 @@ export function encodeManifest(entries: readonly Entry[], starts?: number[]): Bu
   return w.finish()
 }
 
+// Restore and two-way sync write every entry at target + "/" + path: a path that is absolute,
+// climbs with "..", or holds an empty or "." part or a NUL would write outside the target. Only
+// a holder of the repository's key can seal a manifest, but that is every device: one device
+// taken over must not reach the files of the others. ("" is the root of a backup of "/".)
+const UNSAFE_PATH = /^\/|\/$|\/\/|(^|\/)\.\.?(\/|$)|\0/
+
 export function decodeManifest(bytes: Uint8Array): Entry[] {
   const r = new ByteReader(bytes)
   if (r.string() !== MAGIC) throw new FormatError('not a manifest')
@@ -52,6 +58,7 @@ export function decodeManifest(bytes: Uint8Array): Entry[] {
     const type = TYPES[r.byte()]
     if (type === undefined) throw new FormatError('unknown entry type')
     const path = r.string()
+    if (UNSAFE_PATH.test(path)) throw new FormatError(`unsafe path ${JSON.stringify(path)}`)
     const mode = r.varint()
     const uid = r.varint()
     const gid = r.varint()
