@@ -8,6 +8,7 @@ import { ByteReader, ByteWriter, FormatError } from '../../cli/agent/format/byte
 import { decodeIndex, encodeIndex } from '../../cli/agent/format/index-object.js'
 import { decodeManifest, encodeManifest, type Entry } from '../../cli/agent/format/manifest.js'
 import { BlobKind, PackBuilder, readPackHeader } from '../../cli/agent/format/pack.js'
+import { emptyFile } from '../helpers/entries.js'
 import {
   decodeSnapshot,
   decodeTreeList,
@@ -122,16 +123,6 @@ t.test('manifest: decode(encode(entries)) equals entries', async (t) => {
 })
 
 t.test('manifest: a path that could leave the restore target is refused', async (t) => {
-  const file = (path: string): Entry => ({
-    type: 'file',
-    path,
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    mtimeNs: 0n,
-    size: 0,
-    chunks: [],
-  })
   for (const path of [
     '/etc/passwd',
     '../x',
@@ -143,17 +134,17 @@ t.test('manifest: a path that could leave the restore target is refused', async 
     'a/',
     'a\0b',
   ])
-    t.throws(() => decodeManifest(encodeManifest([file('ok'), file(path)])), {
+    t.throws(() => decodeManifest(encodeManifest([emptyFile('ok'), emptyFile(path)])), {
       name: 'FormatError',
       message: `unsafe path ${JSON.stringify(path)}`,
     })
   // Dots inside names are names, and "" is the root of a backup of "/".
   for (const path of ['', '.profile', 'a/..b', 'b..', 'a/.config/x'])
-    t.equal(decodeManifest(encodeManifest([file(path)]))[0]!.path, path)
+    t.equal(decodeManifest(encodeManifest([emptyFile(path)]))[0]!.path, path)
   // The rule is the property test's: every unsafe string it can make is refused.
   fc.assert(
     fc.property(fc.string({ unit: fc.constantFrom('a', '.', '/', '\0') }), (path) => {
-      const decode = () => decodeManifest(encodeManifest([file(path)]))
+      const decode = () => decodeManifest(encodeManifest([emptyFile(path)]))
       if (unsafe(path) && path !== '') t.throws(decode, FormatError)
       else t.equal(decode()[0]!.path, path)
     }),

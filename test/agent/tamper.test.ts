@@ -3,7 +3,6 @@ import path from 'node:path'
 import t from 'tap'
 import { openAgent } from '../../cli/agent/agent-home.js'
 import { commitSnapshot, Packer } from '../../cli/agent/backup.js'
-import type { Entry } from '../../cli/agent/format/manifest.js'
 import {
   describeTree,
   initAgent,
@@ -12,6 +11,7 @@ import {
   tempDir,
   writeTree,
 } from '../helpers/agent.js'
+import { emptyFile } from '../helpers/entries.js'
 
 // Flipping any byte of any object in the store is detected: `verify --read-data` and `restore`
 // exit 3 naming the object, and nothing damaged is restored silently. Each object of a small
@@ -104,21 +104,16 @@ t.test(
     const { agentDir } = await initAgent(`file://${work}/store`)
     const agent = await openAgent(agentDir)
     try {
-      const entry = (path: string): Entry => ({
-        type: 'file',
-        path,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        mtimeNs: 0n,
-        size: 0,
-        chunks: [],
-      })
-      await commitSnapshot(agent, new Packer(agent, 1), [entry('ok'), entry('../escaped')], {
-        time: new Date(),
-        host: 'test-host',
-        paths: ['/ok'],
-      })
+      await commitSnapshot(
+        agent,
+        new Packer(agent, 1),
+        [emptyFile('ok'), emptyFile('../escaped')],
+        {
+          time: new Date(),
+          host: 'test-host',
+          paths: ['/ok'],
+        },
+      )
     } finally {
       agent.state.close()
     }
