@@ -48,6 +48,23 @@ const TEMP_PREFIX = '.keystone-sync-'
 const tempBeside = (file: string) =>
   path.join(path.dirname(file), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`)
 
+// Whether a directory above `rel` (a path inside the folder) is here a symlink or a file. An
+// action beneath it would land wherever the link points, outside the folder: the other device's
+// tree had a directory where this one has a link, or a manifest pairs a link with paths under
+// it. Such an action waits; a directory that replaces the link comes first and clears the way.
+function blockedAbove(root: string, rel: string): boolean {
+  let at = root
+  const parts = rel.split('/')
+  parts.pop()
+  for (const part of parts) {
+    at += '/' + part
+    const stat = lstatSync(at, { throwIfNoEntry: false })
+    if (stat === undefined) return false // the rest is created by the action, as directories
+    if (!stat.isDirectory()) return true
+  }
+  return false
+}
+
 export const folderId = (agent: Agent, folder: string) =>
   createHmac('sha256', agent.repo.keys.id)
     .update(`keystone sync folder\0${folder}`)
@@ -136,6 +153,8 @@ export async function syncFolder(agent: Agent, options: SyncFolderOptions): Prom
   }
 
   const apply = async (action: Action<SyncEntry>): Promise<boolean> => {
+    const paths = action.kind === 'rename' ? [action.from, action.to] : [action.path]
+    if (paths.some((rel) => blockedAbove(root, rel))) return false
     if (action.kind === 'rename') {
       const from = path.join(root, action.from)
       const to = path.join(root, action.to)
@@ -164,6 +183,9 @@ export async function syncFolder(agent: Agent, options: SyncFolderOptions): Prom
     if (entry.type === 'dir') {
       if (!unchanged(file, action.replaces))
         return lstatSync(file, { throwIfNoEntry: false })?.isDirectory() === true
+      // A directory where this device has a link or a file: the link goes (mkdir would follow
+      // it and report the directory it points at as made).
+      if (action.replaces !== undefined && action.replaces.type !== 'dir') unlinkSync(file)
       mkdirSync(file, { recursive: true, mode: entry.mode })
       return true
     }
