@@ -263,8 +263,9 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
 }
 
 // The commit of a pass, and of a two-way folder's merged state: the manifest as tree blobs and
-// their tree list, in packs of their own (verify reads them without the data), then an index of every blob stored
-// but not indexed yet (this pass's and any a crashed pass left), then the snapshot.
+// their tree list, in packs of their own (verify reads them without the data), then an index
+// of every blob stored but not indexed yet (this pass's and any a crashed pass left), then the
+// snapshot.
 export async function commitSnapshot(
   agent: Agent,
   packer: Packer,

@@ -10,8 +10,9 @@ import { encodeManifest, type Entry } from './format/manifest.js'
 // `bench/sync.sh` changes 200 files of one directory among 20,000, the new tree blobs come to
 // 8 KiB; cut by the chunker over the manifest's bytes, they came to 29 KiB.)
 // Within a directory, a keyed hash of each path picks more cuts, about one per `avg` bytes,
-// never leaving less than `min` of the directory for the next blob. An entry larger than `max` (a file of thousands of chunks) is cut inside by the
-// content-defined chunker, so one changed chunk of a large file does not rewrite its whole list.
+// never leaving less than `min` of the directory for the next blob. An entry larger than `max`
+// (a file of thousands of chunks) is cut inside by the content-defined chunker, so one changed
+// chunk of a large file does not rewrite its whole list.
 //
 // Readers only concatenate the blobs, so these cuts can change between versions without any
 // change to the format: a new cut costs one upload of the blobs it moves.
