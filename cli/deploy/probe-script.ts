@@ -15,8 +15,9 @@ value() { if [ -r "$1" ]; then clean <"$1"; fi; }
 meminfo() { sed -n "s/^$1: *\([0-9]*\) kB\$/\1/p" "$R/proc/meminfo" 2>/dev/null | head -n 1; }
 os_release() { sed -n "s/^$1=//p" "$R/etc/os-release" 2>/dev/null | head -n 1 | tr -d "\"'" | clean; }
 # efivarfs files start with 4 attribute bytes, then the variable (Linux Documentation/filesystems/efivarfs.rst).
+# SecureBoot and SetupMode are in EFI_GLOBAL_VARIABLE's namespace (UEFI 2.10 §3.3).
 efivar() {
-  f="$R/sys/firmware/efi/efivars/$1-8be4df61-93ca-11d2-aa0d-e0a9e52c4ca4"
+  f="$R/sys/firmware/efi/efivars/$1-8be4df61-93ca-11d2-aa0d-00e098032b8c"
   if [ -r "$f" ]; then od -An -tu1 -j4 -N1 "$f" | tr -d ' \n'; fi
 }
 
