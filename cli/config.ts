@@ -104,3 +104,11 @@ export function awsEnvironmentCredentials(): { accessKeyId: string; secretAccess
   const sessionToken = process.env.AWS_SESSION_TOKEN
   return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }
 }
+
+// Built things Keystone keeps between runs (the rehearsal machine's guest image and its machines):
+// $XDG_CACHE_HOME/keystone, else ~/.cache/keystone.
+export function cacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME
+  const home = process.env.HOME ?? '/'
+  return path.join(base !== undefined && base !== '' ? base : path.join(home, '.cache'), 'keystone')
+}

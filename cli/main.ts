@@ -9,6 +9,7 @@ import { enroll } from './commands/enroll.js'
 import { fleet } from './commands/fleet.js'
 import { generate } from './commands/generate.js'
 import { host } from './commands/host.js'
+import { rehearse } from './commands/rehearse.js'
 import { secrets } from './commands/secrets.js'
 import { UsageError } from './errors.js'
 import { isDebug } from './config.js'
@@ -33,6 +34,7 @@ export function buildParser(argv: string[]) {
       .command(update)
       .command(agent)
       .command(fleet)
+      .command(rehearse)
       .completion('completion', 'Print a bash/zsh completion script (source it from your shell rc)')
       .example('$0 host new web2', 'create hosts/web2.yaml, asking for what is missing')
       .example('$0 generate --all', 'write the Nix for every host')

@@ -1,0 +1,167 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { openSsh, type SshSession } from '../../cli/deploy/ssh.js'
+import { DEBIAN_OVMF } from '../../cli/rehearsal/plan-machine.js'
+import { loadRehearsalImage, rehearsalImageDir } from '../../cli/rehearsal/rehearsal-image.js'
+import { rehearseDown, rehearseUp, type UpResult } from '../../cli/rehearsal/run-rehearse.js'
+import { missingTool, requireAll } from './needs.js'
+import { repoRoot } from './temp-fleet.js'
+
+// The rehearsal machine for tests: QEMU + OVMF (Secure Boot build, setup mode) + swtpm + blank
+// virtio disks, booted from the cached guest image through the same code as `keystone rehearse
+// up`, and always stopped — QEMU and swtpm by their PIDs — when the test ends, failed or not.
+
+// Why the rehearsal tests cannot run here, or undefined when they can.
+function missing(): string | undefined {
+  for (const [tool, args] of [
+    ['qemu-system-x86_64', ['--version']],
+    ['qemu-img', ['--version']],
+    ['swtpm', ['--version']],
+  ] as const) {
+    const problem = missingTool(tool, [...args])
+    if (problem !== undefined) return problem
+  }
+  for (const file of [DEBIAN_OVMF.code, DEBIAN_OVMF.varsTemplate])
+    if (!existsSync(file)) return `${file} is missing (Debian package ovmf)`
+  if (!existsSync(path.join(rehearsalImageDir(repoRoot), 'manifest.json')))
+    return 'the rehearsal image is not built (sudo bash scripts/build-rehearsal-image.sh)'
+  return undefined
+}
+
+// tap's `skip`: the reason on a laptop without the machine, a failure under KEYSTONE_REQUIRE_ALL=1.
+export function needsRehearsal(): false | string {
+  const reason = missing()
+  if (reason === undefined) return false
+  if (requireAll()) throw new Error(`KEYSTONE_REQUIRE_ALL=1 but ${reason}`)
+  return `skipped: ${reason}`
+}
+
+export interface Rehearsal extends UpResult {
+  // The admin key authorized for root in the guest.
+  keyFile: string
+  publicKey: string
+  work: string
+  ssh: () => Promise<SshSession>
+  // Runs a command as root in the guest and returns its stdout; a non-zero exit throws with stderr.
+  sh: (command: string, stdin?: string) => Promise<string>
+  // The serial numbers of the blank disks, and their by-id paths.
+  disks: { serial: string; path: string }[]
+}
+
+export async function bootRehearsal(
+  t: { teardown(fn: () => Promise<void>): void },
+  options: { disks?: number; diskSize?: string } = {},
+): Promise<Rehearsal> {
+  // Unix socket paths must stay under 108 bytes: a short directory of its own.
+  const work = await mkdtemp(path.join(tmpdir(), 'ks-rh-'))
+  const dir = path.join(work, 'machine')
+  const keyFile = path.join(work, 'admin_ed25519')
+  execFileSync('ssh-keygen', [
+    '-q',
+    '-t',
+    'ed25519',
+    '-N',
+    '',
+    '-C',
+    'rehearsal-admin',
+    '-f',
+    keyFile,
+  ])
+  const publicKey = (await readFile(`${keyFile}.pub`, 'utf8')).trim()
+  const quiet = { out: () => {}, err: () => {} }
+  t.teardown(async () => {
+    await rehearseDown({ dir, output: quiet })
+    await rm(work, { recursive: true, force: true })
+  })
+  const up = await rehearseUp({
+    dir,
+    disks: options.disks ?? 1,
+    diskSize: options.diskSize ?? '8G',
+    authorizedKeysFile: `${keyFile}.pub`,
+    output: quiet,
+  })
+  const ssh = () =>
+    openSsh(
+      { name: 'rehearsal', address: '127.0.0.1', port: up.config.sshPort, user: 'root' },
+      { identityFile: keyFile },
+      { pinned: loadRehearsalImage().manifest.sshHostKey },
+    )
+  const sh = async (command: string, stdin?: string) => {
+    const session = await ssh()
+    try {
+      const result = await session.run(command, {
+        timeoutMs: 600_000,
+        ...(stdin !== undefined && { stdin }),
+      })
+      if (result.code !== 0)
+        throw new Error(
+          `\`${command.slice(0, 200)}\` exited ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`,
+        )
+      return result.stdout
+    } finally {
+      await session.close()
+    }
+  }
+  return {
+    ...up,
+    keyFile,
+    publicKey,
+    work,
+    ssh,
+    sh,
+    disks: up.config.disks.map((disk) => ({
+      serial: disk.serial,
+      path: `/dev/disk/by-id/virtio-${disk.serial}`,
+    })),
+  }
+}
+
+// A fleet of one host, `rehearsal`, describing the machine: its SSH port and pinned host key,
+// the admin's key, and the given disks (by-id paths, or pinned { path, sizeBytes, serial }).
+export async function rehearsalFleet(
+  machine: Rehearsal,
+  disks: (string | { path: string; sizeBytes: number | null; serial: string | null })[],
+  extra = '',
+): Promise<string> {
+  await mkdir(machine.work, { recursive: true })
+  const fleet = await mkdtemp(path.join(machine.work, 'fleet-'))
+  await mkdir(path.join(fleet, 'hosts'))
+  const diskLines = disks.map((disk) =>
+    typeof disk === 'string'
+      ? `    - ${disk}`
+      : `    - path: ${disk.path}\n      sizeBytes: ${disk.sizeBytes ?? 'null'}\n      serial: ${disk.serial === null ? 'null' : JSON.stringify(disk.serial)}`,
+  )
+  await writeFile(
+    path.join(fleet, 'hosts/rehearsal.yaml'),
+    [
+      '# The rehearsal machine: QEMU, OVMF in setup mode, swtpm, blank virtio disks.',
+      'name: rehearsal',
+      'system: x86_64-linux',
+      'role: server',
+      'hostId: "5eed0a11"',
+      'ssh:',
+      '  address: 127.0.0.1',
+      `  port: ${machine.config.sshPort}`,
+      '  user: root',
+      `  hostKey: ${machine.hostKey}`,
+      'admins:',
+      '  - name: alice',
+      '    sshKeys:',
+      `      - ${machine.publicKey}`,
+      'storage:',
+      '  disks:',
+      ...diskLines,
+      '  swapSize: 1G',
+      'secureBoot:',
+      '  enable: true',
+      'tpm:',
+      '  enable: true',
+      '  pcrs: [1, 7]',
+      extra,
+    ].join('\n'),
+  )
+  return fleet
+}
