@@ -224,6 +224,7 @@ let
               ;
             wants = unit.wants or [ ];
             requiredBy = unit.requiredBy or [ ];
+            wantedBy = unit.wantedBy or [ ];
             unitConfig = unit.unitConfig or { };
             serviceConfig = unit.serviceConfig or { };
             script = unit.script or null;

@@ -53,9 +53,9 @@ expect "the example hosts pass every assertion" \
 expect "the stock ZFS import is replaced by keystone-import-pool" \
   '.web1.initrdServices["zfs-import-rpool"] == "disabled" and (.web1.initrdServices["keystone-import-pool"].before | index("cryptsetup-pre.target"))'
 expect "the key is loaded before sysroot.mount, from the credstore" \
-  '.web1.initrdServices["keystone-load-key"] | (.requiredBy == ["sysroot.mount"]) and .unitConfig.RequiresMountsFor == "/etc/credstore" and .serviceConfig.ImportCredential == "zfs-sysroot.mount"'
+  '.web1.initrdServices["keystone-load-key"] | (.wantedBy == ["sysroot.mount"]) and (.requiredBy == []) and .unitConfig.RequiresMountsFor == "/etc/credstore" and .serviceConfig.LoadCredential == "zfs-sysroot.mount:/etc/credstore/zfs-sysroot.mount"'
 expect "the import refuses datasets outside rpool/crypt" \
-  '.web1.initrdServices["keystone-import-pool"].script | test("for dataset in rpool/crypt/system rpool/crypt/system/nix rpool/crypt/system/var")'
+  '.web1.initrdServices["keystone-import-pool"].script | test("for dataset in '"'"'rpool/crypt/system'"'"' '"'"'rpool/crypt/system/nix'"'"' '"'"'rpool/crypt/system/var'"'"'")'
 expect "the credstore is closed before switch-root" \
   '.web1.switchRoot.conflicts == ["etc-credstore.mount", "systemd-cryptsetup@credstore.service"]'
 expect "TPM hosts try the TPM first, the others do not" \

@@ -16,7 +16,7 @@ import type { NixValue } from './emit.js'
 export const INSTALLER_CREDSTORE_PASSPHRASE = '/run/keystone/credstore-passphrase'
 export const INSTALLER_ZFS_KEY = '/run/keystone/zfs-raw-key'
 // The file inside the credstore that holds the ZFS key; its name is the credential name that
-// the initrd unit imports (`ImportCredential=zfs-sysroot.mount`).
+// the initrd unit loads (`LoadCredential=zfs-sysroot.mount:…`).
 export const CREDSTORE_ZFS_KEY_NAME = 'zfs-sysroot.mount'
 
 export function diskName(index: number): string {

@@ -21,7 +21,6 @@ let
   cfg = config.keystone.disk;
   zfs = config.boot.zfs.package;
   cryptRoot = "${cfg.pool}/crypt";
-  keyCredential = "zfs-sysroot.mount";
 
   # A missing mirror member must not stop the boot: the import waits for each member (Wants=, not
   # Requires=), and the device job's timeout lets a degraded pool import.
@@ -33,28 +32,13 @@ let
     lib.filter (fs: fs.fsType == "zfs" && utils.fsNeededForBoot fs) (lib.attrValues config.fileSystems)
   );
 
-  importPool = ''
-    set -euo pipefail
-    # A failed check exports the pool again, so that nothing half-imported stays behind.
-    trap '${zfs}/sbin/zpool export ${cfg.pool} || true' ERR
-    if ! ${zfs}/sbin/zpool list ${cfg.pool} >/dev/null 2>&1; then
-      ${zfs}/sbin/zpool import -N -d ${lib.escapeShellArg cfg.devNodes} ${cfg.pool}
-    fi
-    for dataset in ${lib.escapeShellArgs bootDatasets}; do
-      root="$(${zfs}/sbin/zfs get -H -o value encryptionroot "$dataset")"
-      if [ "$root" != ${lib.escapeShellArg cryptRoot} ]; then
-        echo "keystone: refusing to boot: $dataset is encrypted by '$root', not ${cryptRoot}" >&2
-        exit 1
-      fi
-    done
-  '';
-
-  loadKey = ''
-    set -euo pipefail
-    if [ "$(${zfs}/sbin/zfs get -H -o value keystatus ${cryptRoot})" = unavailable ]; then
-      ${zfs}/sbin/zfs load-key -L "file://$CREDENTIALS_DIRECTORY/${keyCredential}" ${cryptRoot}
-    fi
-  '';
+  # The units themselves, shared with the rehearsal machine (credstore-boot-units.nix).
+  units = import ./credstore-boot-units.nix {
+    inherit (cfg) pool devNodes;
+    zpool = "${zfs}/sbin/zpool";
+    zfs = "${zfs}/sbin/zfs";
+    inherit memberUnits bootDatasets;
+  };
 in
 {
   options.keystone.disk = {
@@ -205,72 +189,10 @@ in
     boot.initrd.systemd = {
       # nixpkgs imports root pools with its own zfs-import-<pool> unit, which also loads keys
       # from keylocation; ours imports without mounting or loading keys, then checks datasets.
-      services."zfs-import-${cfg.pool}".enable = false;
-
-      services.keystone-import-pool = {
-        description = "Import the ZFS pool ${cfg.pool} without mounting it";
-        after = [ "modprobe@zfs.service" ] ++ memberUnits;
-        requires = [ "modprobe@zfs.service" ];
-        wants = [ "cryptsetup-pre.target" ] ++ memberUnits;
-        # The credstore is a zvol of this pool: it exists only after the import.
-        before = [ "cryptsetup-pre.target" ];
-        unitConfig.DefaultDependencies = false;
-        serviceConfig = {
-          Type = "oneshot";
-          RemainAfterExit = true;
-        };
-        script = importPool;
+      services = units.services // {
+        "zfs-import-${cfg.pool}".enable = false;
       };
-
-      # fileSystems would put this in the real system's fstab too; it belongs to the initrd only.
-      mounts = [
-        {
-          what = "/dev/mapper/credstore";
-          where = "/etc/credstore";
-          type = "ext4";
-          options = "ro,nodev,nosuid,noexec";
-          requires = [ "systemd-cryptsetup@credstore.service" ];
-          after = [ "systemd-cryptsetup@credstore.service" ];
-          unitConfig.DefaultDependencies = false;
-        }
-      ];
-
-      services.keystone-load-key = {
-        description = "Load the key of ${cryptRoot} from the credstore";
-        requiredBy = [ "sysroot.mount" ];
-        before = [ "sysroot.mount" ];
-        requires = [ "keystone-import-pool.service" ];
-        after = [ "keystone-import-pool.service" ];
-        unitConfig = {
-          DefaultDependencies = false;
-          RequiresMountsFor = "/etc/credstore";
-        };
-        serviceConfig = {
-          # /etc/credstore is one of systemd's credential stores, so ImportCredential= finds the
-          # key there and hands it over in $CREDENTIALS_DIRECTORY, readable by this unit only.
-          # Not RemainAfterExit: the copy disappears as soon as the key is loaded.
-          Type = "oneshot";
-          ImportCredential = keyCredential;
-        };
-        script = loadKey;
-      };
-
-      # udev and systemd-cryptsetup race for the zvol during the initrd transition
-      # (PROVISIONING-FACTS.md §2.1).
-      services.systemd-udevd.before = [ "systemd-cryptsetup@credstore.service" ];
-
-      # The credstore is unmounted and closed before switch-root: the running system never has
-      # the ZFS key in a readable file.
-      targets.initrd-switch-root = {
-        conflicts = [
-          "etc-credstore.mount"
-          "systemd-cryptsetup@credstore.service"
-        ];
-        after = [
-          "etc-credstore.mount"
-          "systemd-cryptsetup@credstore.service"
-        ];
-      };
+      inherit (units) mounts targets;
     };
 
     environment.systemPackages = [ pkgs.cryptsetup ];

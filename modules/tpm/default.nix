@@ -80,13 +80,8 @@ in
       }
     ];
 
-    # Try the TPM first; without a TPM2 token the passphrase or recovery key is asked for.
-    # tpm2-measure-pcr=yes extends PCR 15 with the volume key once unlocked, so a later process
-    # cannot unseal the same secret again in this boot.
-    boot.initrd.luks.devices.credstore.crypttabExtraOpts = [
-      "tpm2-device=auto"
-      "tpm2-measure-pcr=yes"
-    ];
+    # TPM first, then the passphrase or recovery key (credstore-crypttab-options.nix says why).
+    boot.initrd.luks.devices.credstore.crypttabExtraOpts = import ./credstore-crypttab-options.nix;
     boot.initrd.systemd.tpm2.enable = true;
     security.tpm2.enable = true;
 
