@@ -1,14 +1,25 @@
+import type { Test } from 'tap'
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openSsh, type SshSession } from '../../cli/deploy/ssh.js'
+import { loadFleet } from '../../cli/host/load-fleet.js'
+import type { NixValue } from '../../cli/nix/emit.js'
+import { renderDisko } from '../../cli/nix/render-disko.js'
+import { consoleLength, typeOnConsole, waitForConsole } from '../../cli/rehearsal/console.js'
+import { layoutScript, planLayout, type Layout } from '../../cli/rehearsal/layout-script.js'
+import { isRunning, stopMachine } from '../../cli/rehearsal/machine.js'
+import { machineFiles } from '../../cli/rehearsal/plan-machine.js'
+import { generateValue } from '../../cli/vault/generate-value.js'
+import { nixEvalJson } from './nix.js'
 import { DEBIAN_OVMF } from '../../cli/rehearsal/plan-machine.js'
 import { loadRehearsalImage, rehearsalImageDir } from '../../cli/rehearsal/rehearsal-image.js'
 import { rehearseDown, rehearseUp, type UpResult } from '../../cli/rehearsal/run-rehearse.js'
 import { missingTool, requireAll } from './needs.js'
-import { repoRoot } from './temp-fleet.js'
+import { keystone, repoRoot } from './temp-fleet.js'
 
 // The rehearsal machine for tests: QEMU + OVMF (Secure Boot build, setup mode) + swtpm + blank
 // virtio disks, booted from the cached guest image through the same code as `keystone rehearse
@@ -49,6 +60,12 @@ export interface Rehearsal extends UpResult {
   sh: (command: string, stdin?: string) => Promise<string>
   // The serial numbers of the blank disks, and their by-id paths.
   disks: { serial: string; path: string }[]
+  // Powers the guest off from inside and waits for QEMU to exit.
+  powerOff: () => Promise<void>
+  // Starts the machine again; with `passphrase`, types it when the console asks for it, as an
+  // admin at the console would (the credstore's first boot).
+  boot: (mode: 'installer' | 'disks', passphrase?: string) => Promise<{ console: string }>
+  console: () => string
 }
 
 export async function bootRehearsal(
@@ -105,8 +122,39 @@ export async function bootRehearsal(
       await session.close()
     }
   }
+  const files = machineFiles(dir)
+  const powerOff = async () => {
+    await sh('systemctl poweroff').catch(() => undefined)
+    for (let waited = 0; isRunning(dir) && waited < 180_000; waited += 500)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    await stopMachine(dir)
+  }
+  const boot = async (mode: 'installer' | 'disks', passphrase?: string) => {
+    const from = consoleLength(files.console)
+    const typing =
+      passphrase === undefined
+        ? Promise.resolve()
+        : waitForConsole(files.console, /Please enter passphrase for disk [^\n]*credstore[^\n]*:/, {
+            from,
+            timeoutMs: 300_000,
+            what: 'the credstore passphrase prompt',
+          }).then(() => typeOnConsole(files.consoleSocket, `${passphrase}\n`))
+    const started = rehearseUp({
+      dir,
+      boot: mode,
+      authorizedKeysFile: `${keyFile}.pub`,
+      output: quiet,
+    })
+    await Promise.all([started, typing])
+    return { console: consoleSinceBoot(from) }
+  }
+  const consoleSinceBoot = (from: number) =>
+    readFileSync(files.console).subarray(from).toString('utf8')
   return {
     ...up,
+    powerOff,
+    boot,
+    console: () => readFileSync(files.console, 'utf8'),
     keyFile,
     publicKey,
     work,
@@ -164,4 +212,37 @@ export async function rehearsalFleet(
     ].join('\n'),
   )
   return fleet
+}
+
+export interface AppliedLayout {
+  disko: NixValue
+  layout: Layout
+  passphrase: string
+  zfsKey: Buffer
+}
+
+// `keystone generate` for the fleet's host, its disko.nix read back through nix-instantiate (and
+// held to the generator's value), the key files placed where deploy places them
+// (--disk-encryption-keys: umask 077, in RAM), and the layout created and mounted under /mnt.
+export async function applyLayout(
+  t: Test,
+  machine: Rehearsal,
+  fleet: string,
+): Promise<AppliedLayout> {
+  t.equal((await keystone(['generate', 'rehearsal', '--fleet', fleet])).code, 0, 'generated')
+  const disko = (await nixEvalJson(path.join(fleet, 'hosts/rehearsal/disko.nix'))) as NixValue
+  const [loaded] = await loadFleet(fleet)
+  t.same(disko, renderDisko(loaded!.host), 'disko.nix evaluates to the value the generator wrote')
+  const layout = planLayout(disko)
+  const passphrase = (await generateValue('passphrase')).toString()
+  const zfsKey = randomBytes(32)
+  await machine.sh(
+    'umask 077 && mkdir -p /run/keystone && cat > /run/keystone/credstore-passphrase',
+    passphrase,
+  )
+  await machine.sh('umask 077 && base64 -d > /run/keystone/zfs-raw-key', zfsKey.toString('base64'))
+  // A NixOS installer has ZFS loaded (boot.supportedFilesystems); the guest loads it here.
+  await machine.sh('modprobe zfs')
+  await machine.sh('bash -s', layoutScript(layout))
+  return { disko, layout, passphrase, zfsKey }
 }

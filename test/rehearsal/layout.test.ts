@@ -1,14 +1,6 @@
-import { randomBytes } from 'node:crypto'
-import path from 'node:path'
 import t from 'tap'
-import { loadFleet } from '../../cli/host/load-fleet.js'
-import { renderDisko } from '../../cli/nix/render-disko.js'
-import { layoutScript, planLayout } from '../../cli/rehearsal/layout-script.js'
-import { generateValue } from '../../cli/vault/generate-value.js'
 import { needs } from '../helpers/needs.js'
-import { nixEvalJson } from '../helpers/nix.js'
-import { bootRehearsal, needsRehearsal, rehearsalFleet } from '../helpers/rehearsal.js'
-import { keystone } from '../helpers/temp-fleet.js'
+import { applyLayout, bootRehearsal, needsRehearsal, rehearsalFleet } from '../helpers/rehearsal.js'
 
 // Item 2 of the rehearsal: the layout Keystone generates for a host file naming the machine's
 // disk, created on that disk and checked from inside the guest. Shared with a NixOS deploy: the
@@ -24,27 +16,7 @@ t.test(
     const machine = await bootRehearsal(t, { disks: 1, diskSize: '8G' })
     const [disk] = machine.disks as [(typeof machine.disks)[0]]
     const fleet = await rehearsalFleet(machine, [disk.path])
-    t.equal((await keystone(['generate', 'rehearsal', '--fleet', fleet])).code, 0)
-
-    // The generated file itself, evaluated by Nix, is the source of the commands.
-    const disko = await nixEvalJson(path.join(fleet, 'hosts/rehearsal/disko.nix'))
-    const [loaded] = await loadFleet(fleet)
-    t.same(disko, renderDisko(loaded!.host), 'disko.nix evaluates to the value the generator wrote')
-    const layout = planLayout(disko as never)
-
-    // The key files, where deploy puts them with --disk-encryption-keys: umask 077, in RAM.
-    const passphrase = (await generateValue('passphrase')).toString()
-    const zfsKey = randomBytes(32)
-    await machine.sh(
-      'umask 077 && mkdir -p /run/keystone && cat > /run/keystone/credstore-passphrase',
-      passphrase,
-    )
-    await machine.sh(
-      'umask 077 && base64 -d > /run/keystone/zfs-raw-key',
-      zfsKey.toString('base64'),
-    )
-
-    await machine.sh('bash -s', layoutScript(layout))
+    await applyLayout(t, machine, fleet)
 
     // GPT: ESP, ZFS member, swap at the end, by the labels disko gives them.
     const parts = JSON.parse(
