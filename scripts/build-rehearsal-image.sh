@@ -157,7 +157,8 @@ WantedBy=multi-user.target
 EOF
 in_root systemctl enable rehearsal-authorized-keys.service ssh.service >/dev/null 2>&1
 # ZFS's own import and mount units would race Keystone's: the tests import pools themselves.
-for unit in zfs-import-cache.service zfs-import-scan.service zfs-mount.service zfs-share.service zfs-zed.service zfs-volume-wait.service; do
+# zfs-load-module waits for udev to settle (24 s under emulation); zpool loads the module itself.
+for unit in zfs-load-module.service zfs-import-cache.service zfs-import-scan.service zfs-mount.service zfs-share.service zfs-zed.service zfs-volume-wait.service; do
   in_root systemctl disable "$unit" >/dev/null 2>&1 || true
   in_root systemctl mask "$unit" >/dev/null 2>&1 || true
 done
@@ -170,16 +171,24 @@ in_root dracut --force --no-hostonly --kver "$kver" \
   --add "systemd systemd-initrd crypt tpm2-tss dm rootfs-block" \
   --omit "plymouth network network-legacy ifcfg nfs iscsi multipath lvm mdraid btrfs resume" \
   --add-drivers "virtio_blk virtio_pci virtio_scsi tpm_tis tpm_crb dm_crypt zfs ext4 vfat nls_cp437 nls_iso8859_1 efivarfs" \
-  --install "zpool zfs mount.zfs cryptsetup /usr/lib/systemd/systemd-cryptsetup mountpoint install" \
+  --install "zpool zfs mount.zfs cryptsetup /usr/lib/systemd/systemd-cryptsetup mountpoint install /lib/udev/zvol_id /lib/udev/rules.d/60-zvol.rules" \
   /boot/initrd-dracut.img >"$work/dracut.log" 2>&1 || { tail -30 "$work/dracut.log" >&2; exit 1; }
 
 step "writing the disk image"
 umount -l "$root/dev/pts" "$root/dev" "$root/proc" "$root/sys"
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
+# Drivers for hardware a virtio machine does not have: a smaller root installs faster onto the
+# pool. The initrd above was made before, from the full set.
+modules=$root/lib/modules/$kver/kernel
+rm -rf "$modules/sound" "$modules/net/wireless" "$modules/net/mac80211" "$modules/net/bluetooth" \
+  "$modules"/drivers/{gpu,media,net/wireless,net/ethernet,infiniband,staging,usb,hid,input,iio,bluetooth,isdn,mmc,mtd,thunderbolt,video,scsi,comedi,hwmon,leds,platform} \
+  "$modules"/fs/{btrfs,xfs,ocfs2,nfs,nfsd,cifs,smb,ceph,gfs2,f2fs,jfs,reiserfs,nilfs2,ubifs,orangefs}
+in_root depmod "$kver"
+rm -f "$root"/boot/initrd.img-*
 mkdir -p "$work/out"
 cp "$root/boot/vmlinuz-$kver" "$work/out/vmlinuz"
+# The initrd stays in /boot too: the rehearsal installs it onto the new ESP.
 cp "$root/boot/initrd-dracut.img" "$work/out/initrd.img"
-rm -f "$root/boot/initrd-dracut.img"
 mkfs.ext4 -q -L rehearsal-root -d "$root" "$work/out/root.img" 3G
 host_key=$(cut -d' ' -f1,2 "$root/etc/ssh/ssh_host_ed25519_key.pub")
 cat >"$work/out/manifest.json" <<EOF
