@@ -15,6 +15,8 @@ import { applyLayout, bootRehearsal, needsRehearsal, rehearsalFleet } from '../h
 // layout and the /sysroot file systems. Not shared: the initrd is Debian's dracut one with
 // systemd 252 (NixOS's has its own systemd), the units are rendered into files by
 // cli/rehearsal/render-units.ts rather than by nixpkgs, and the system on the pool is Debian.
+// An emulated machine boots in about a minute: more than tap's 300 s per file for the whole test.
+t.setTimeout(1_800_000)
 const skip = needsRehearsal() || needs('nix-instantiate')
 
 const UNITS = [

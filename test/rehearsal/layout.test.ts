@@ -7,6 +7,8 @@ import { applyLayout, bootRehearsal, needsRehearsal, rehearsalFleet } from '../h
 // generated hosts/<name>/disko.nix (read back through nix-instantiate, hooks included) and the
 // key files at the paths deploy hands to nixos-anywhere. Not shared: disko's own create script,
 // which needs nixpkgs; the same commands are derived from the same value (layout-script.ts).
+// An emulated machine boots in about a minute: more than tap's 300 s per file for the whole test.
+t.setTimeout(1_800_000)
 const skip = needsRehearsal() || needs('nix-instantiate')
 
 t.test(

@@ -8,6 +8,8 @@ import { keystone } from '../helpers/temp-fleet.js'
 // real UEFI firmware (OVMF, Secure Boot in setup mode), a real TPM 2.0 (swtpm on tpm-tis) and
 // real virtio disks, read by the same probe a deploy runs. Shared with a NixOS target: the probe,
 // the preflight refusals and the plan. Not shared: the guest runs Debian, not a NixOS installer.
+// An emulated machine boots in about a minute: more than tap's 300 s per file for the whole test.
+t.setTimeout(1_800_000)
 const skip = needsRehearsal()
 
 t.test(
