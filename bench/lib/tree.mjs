@@ -29,16 +29,19 @@ export async function writeTree(root, files) {
 }
 
 // Everything a restore must reproduce, per relative path: type, mode, size, content hash,
-// symlink target and modification time (to the millisecond, what utimes can set).
+// symlink target and modification time (to the millisecond, what utimes can set). The
+// millisecond is cut from the nanoseconds as integers: st.mtimeMs is a double that rounds
+// x.999999 ms up to the next millisecond, while the restored file (set to the microsecond) does
+// not, and the same time compared unequal.
 export function describeTree(root) {
   const out = {}
   const walk = (dir) => {
     for (const name of readdirSync(dir).sort()) {
       const file = path.join(dir, name)
       const rel = path.relative(root, file)
-      const st = lstatSync(file)
-      const mode = (st.mode & 0o7777).toString(8)
-      const mtime = Math.floor(st.mtimeMs)
+      const st = lstatSync(file, { bigint: true })
+      const mode = (st.mode & 0o7777n).toString(8)
+      const mtime = st.mtimeNs / 1_000_000n
       if (st.isSymbolicLink()) out[rel] = `symlink ${readlinkSync(file)}`
       else if (st.isDirectory()) {
         out[rel] = `dir ${mode} ${mtime}`

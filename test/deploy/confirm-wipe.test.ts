@@ -18,13 +18,13 @@ t.test('a wrong name cancels the deploy before anything; the right one starts it
     `--identity ${f.key} --boot-timeout 30`,
   ].join(' ')
   const env = { ...f.env, XDG_CONFIG_HOME: f.config }
-  const wrong = await onTerminal(command, ['desk2'], { cwd: f.fleet, env })
+  const wrong = await onTerminal(command, [{ after: 'and install:', type: 'desk2' }], { cwd: f.fleet, env })
   t.not(wrong.code, 0)
   t.match(wrong.screen, 'Type the host name (desk1) to wipe /dev/disk/by-id/nvme-WD_BLACK_SN850X_2000GB_23123K800123 and install:')
   t.match(wrong.screen, 'keystone: deploy cancelled: you typed `desk2`, not `desk1`')
   t.same(await f.recorded(), [], 'nixos-anywhere never ran')
 
-  const right = await onTerminal(command, ['desk1'], { cwd: f.fleet, env })
+  const right = await onTerminal(command, [{ after: 'and install:', type: 'desk1' }], { cwd: f.fleet, env })
   t.equal(right.code, 0, right.screen)
   t.same(await f.phasesRun(), ['kexec', 'disko', 'install', 'reboot'])
 })
