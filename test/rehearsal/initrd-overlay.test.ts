@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readlink, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
@@ -14,6 +14,12 @@ import {
   evalBootUnits,
   initrdOverlay,
 } from '../../cli/rehearsal/initrd-overlay.js'
+import {
+  initrdRoot,
+  loadUnitGraph,
+  stoppedWith,
+  verifyUnits,
+} from '../helpers/unit-graph.js'
 import { needs } from '../helpers/needs.js'
 import { repoRoot } from '../helpers/temp-fleet.js'
 
@@ -118,3 +124,60 @@ t.test('web1 with the TPM: the crypttab options of modules/tpm', { skip }, async
   const facts = bootFactsOf(renderDisko(hosts.web1!), true)
   t.same(await crypttabOptions(facts), ['discard', 'tpm2-device=auto', 'tpm2-measure-pcr=yes'])
 })
+
+// Issue: with keystone-load-key requiredBy sysroot.mount, closing the credstore at switch-root
+// stopped /sysroot (the rehearsal machine's "Failed to start initrd-switch-root.service").
+// systemd.unit(5) Requires=/BindsTo=/PartOf=: a stop of the required unit stops this one;
+// systemd's transaction.c propagates the stop through inactive units too, and
+// initrd-cleanup.service isolates initrd-switch-root.target, which conflicts with the credstore.
+for (const name of ['storage1', 'web1'] as const)
+  t.test(
+    `${name}: the real systemd verifies the credstore units, and closing the credstore stops no /sysroot mount`,
+    { skip: skip || needs('systemd-analyze') },
+    async (t) => {
+      const host = hosts[name]!
+      const facts = bootFactsOf(renderDisko(host), host.tpm.enable)
+      const overlay = initrdOverlay(await evalBootUnits(facts), facts, await crypttabOptions(facts))
+      const root = await initrdRoot(overlay)
+      t.teardown(() => rm(root, { recursive: true, force: true }))
+
+      t.same(
+        await verifyUnits(root, [
+          'keystone-import-pool.service',
+          'systemd-cryptsetup@credstore.service',
+          'etc-credstore.mount',
+          'keystone-load-key.service',
+          'sysroot.mount',
+          'initrd-switch-root.target',
+        ]),
+        [],
+        'systemd-analyze verify has nothing to say',
+      )
+
+      const graph = await loadUnitGraph(root)
+      const closed = graph.get('initrd-switch-root.target')?.get('Conflicts') ?? []
+      t.same(closed.sort(), ['etc-credstore.mount', 'systemd-cryptsetup@credstore.service'])
+      const stopped = stoppedWith(graph, closed)
+      t.ok(stopped.has('keystone-load-key.service'), 'the walk reaches the key-load unit')
+      const roots = [...graph.keys()].filter((unit) => /^sysroot(-.+)?\.mount$/.test(unit))
+      t.ok(
+        roots.includes('sysroot.mount'),
+        `the fstab generator made the /sysroot mounts: ${roots.join(' ')}`,
+      )
+      for (const unit of roots)
+        t.notOk(stopped.get(unit), `${unit} is not stopped with the credstore`)
+
+      // The binding it had before: requiredBy sysroot.mount. The same walk finds the stop path.
+      const requires = path.join(root, 'etc/systemd/system/sysroot.mount.requires')
+      await mkdir(requires, { recursive: true })
+      await symlink(
+        '/etc/systemd/system/keystone-load-key.service',
+        path.join(requires, 'keystone-load-key.service'),
+      )
+      t.match(
+        stoppedWith(await loadUnitGraph(root), closed).get('sysroot.mount'),
+        /^etc-credstore\.mount → keystone-load-key\.service \(Requires=etc-credstore\.mount\) → sysroot\.mount \(Requires=keystone-load-key\.service\)$/,
+        'requiredBy would stop /sysroot at switch-root',
+      )
+    },
+  )
