@@ -19,6 +19,8 @@ export interface UnitDefinition {
   requires?: string[]
   wants?: string[]
   conflicts?: string[]
+  partOf?: string[]
+  bindsTo?: string[]
   requiredBy?: string[]
   wantedBy?: string[]
   unitConfig?: Section
@@ -33,9 +35,20 @@ export interface MountDefinition extends UnitDefinition {
   options?: string
 }
 
-export interface BootUnits {
-  keyCredential: string
+export interface TimerDefinition extends UnitDefinition {
+  timerConfig: Section
+}
+
+// Units by kind, as NixOS's systemd.{services,mounts,targets,timers} hold them.
+export interface Units {
   services: Record<string, UnitDefinition>
+  mounts?: MountDefinition[]
+  targets?: Record<string, UnitDefinition>
+  timers?: Record<string, TimerDefinition>
+}
+
+export interface BootUnits extends Units {
+  keyCredential: string
   mounts: MountDefinition[]
   targets: Record<string, UnitDefinition>
 }
@@ -67,6 +80,8 @@ function unitSection(def: UnitDefinition): Section {
     ['requires', 'Requires'],
     ['wants', 'Wants'],
     ['conflicts', 'Conflicts'],
+    ['partOf', 'PartOf'],
+    ['bindsTo', 'BindsTo'],
   ]
   for (const [field, directive] of lists) {
     const list = def[field] as string[] | undefined
@@ -83,7 +98,7 @@ export function mountUnitName(where: string): string {
   return `${where.slice(1).replaceAll('/', '-')}.mount`
 }
 
-export function renderUnits(units: BootUnits): RenderedUnits {
+export function renderUnits(units: Units): RenderedUnits {
   const entries: CpioEntry[] = [
     { path: UNIT_DIR, type: 'dir' },
     { path: SCRIPT_DIR, type: 'dir' },
@@ -137,16 +152,21 @@ export function renderUnits(units: BootUnits): RenderedUnits {
     )
     links(name, def)
   }
-  for (const mount of units.mounts) {
+  for (const mount of units.mounts ?? []) {
     const name = mountUnitName(mount.where)
     const directives: Section = { What: mount.what, Where: mount.where, Type: mount.type }
     if (mount.options !== undefined) directives.Options = mount.options
     emit(name, [section('Unit', unitSection(mount)), section('Mount', directives)].join('\n'))
     links(name, mount)
   }
-  for (const [base, def] of Object.entries(units.targets)) {
+  for (const [base, def] of Object.entries(units.targets ?? {})) {
     const name = `${base}.target`
     emit(name, section('Unit', unitSection(def)))
+    links(name, def)
+  }
+  for (const [base, def] of Object.entries(units.timers ?? {})) {
+    const name = `${base}.timer`
+    emit(name, [section('Unit', unitSection(def)), section('Timer', def.timerConfig)].join('\n'))
     links(name, def)
   }
   return { entries, units: names }

@@ -28,10 +28,10 @@ let
   unit = "keystone-sync-agent";
   keystone = "${cfg.package}/bin/keystone";
   isS3 = lib.hasPrefix "s3://" cfg.store;
-  # A folder store is written by the agent like a two-way path.
-  fileStore = lib.optional (lib.hasPrefix "file://" cfg.store) (lib.removePrefix "file://" cfg.store);
+  # A folder store is written by the agent like a two-way path; both exist before it starts.
+  writable = import ./writable-paths.nix { inherit (cfg) store paths; };
+  inherit (writable) fileStore twoWay;
   backupPaths = map (p: p.path) (lib.filter (p: p.mode == "backup") cfg.paths);
-  twoWay = map (p: p.path) (lib.filter (p: p.mode == "two-way") cfg.paths);
   seconds = toString cfg.intervalSeconds;
 
   storeArgs = lib.optionals isS3 (
@@ -107,12 +107,16 @@ let
     User = unit;
     StateDirectory = unit;
   };
+  health = import ./health-units.nix {
+    inherit unit keystone agentUser;
+    systemctl = "${config.systemd.package}/bin/systemctl";
+  };
   hardening = agentUser // {
     StateDirectoryMode = "0700";
     LoadCredential = credentials;
     ProtectSystem = "strict";
     ProtectHome = "read-only";
-    ReadWritePaths = twoWay ++ fileStore;
+    ReadWritePaths = writable.readWritePaths;
     PrivateTmp = true;
     PrivateDevices = true;
     NoNewPrivileges = true;
@@ -324,6 +328,9 @@ in
     # `keystone agent status` and friends for the admin on the host.
     environment.systemPackages = [ cfg.package ];
 
+    # nixpkgs nixos/modules/system/boot/systemd/tmpfiles.nix: systemd.tmpfiles.rules.
+    systemd.tmpfiles.rules = writable.tmpfilesRules;
+
     systemd.services.${unit} = {
       description = "Keystone sync agent";
       wantedBy = [ "multi-user.target" ];
@@ -341,33 +348,10 @@ in
       };
     };
 
-    # The health check: a daemon that stopped reporting (it refreshes its status every minute)
-    # is restarted, as a watchdog would. The check reads the state as the agent's own user (a
-    # root process must not create files there); the restart is root's, in a unit of its own.
-    systemd.services."${unit}-health" = {
-      description = "Check that the Keystone sync agent still reports";
-      unitConfig.OnFailure = "${unit}-restart.service";
-      serviceConfig = agentUser // {
-        Type = "oneshot";
-        ProtectSystem = "strict";
-        NoNewPrivileges = true;
-        ExecStart = "${keystone} agent status --check --max-age 3m";
-      };
-    };
-    systemd.services."${unit}-restart" = {
-      description = "Restart the Keystone sync agent after a failed health check";
-      serviceConfig = {
-        Type = "oneshot";
-        ExecStart = "${config.systemd.package}/bin/systemctl restart ${unit}.service";
-      };
-    };
-    systemd.timers."${unit}-health" = {
-      wantedBy = [ "timers.target" ];
-      timerConfig = {
-        OnActiveSec = "5m";
-        OnUnitActiveSec = "5m";
-      };
-    };
+    # The health check (health-units.nix): runs while the agent runs, restarts it when it hangs.
+    systemd.services."${unit}-health" = health.services."${unit}-health";
+    systemd.services."${unit}-restart" = health.services."${unit}-restart";
+    systemd.timers."${unit}-health" = health.timers."${unit}-health";
 
     systemd.services."${unit}-prune" = lib.mkIf (retention != { }) {
       description = "Forget old snapshots of the Keystone sync agent";
