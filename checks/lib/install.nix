@@ -172,7 +172,9 @@ rec {
                   "-device", "tpm-tis,tpmdev=tpm0",
               ]
           machine = create_machine(start_command=prefix + " ".join(command), name=name)
-          driver.machines.append(machine)
+          # The driver cleans up what machines_qemu holds; driver.machines is computed anew on
+          # each read (nixpkgs nixos/lib/test-driver), so an append to it is lost.
+          driver.machines_qemu.append(machine)
           return machine
 
 
