@@ -176,8 +176,9 @@ in
       };
 
       # nixpkgs nixos/modules/services/networking/firewall.nix: trustedInterfaces. Mesh peers are
-      # the fleet's own hosts, admitted by the Headscale policy.
-      networking.firewall.trustedInterfaces = lib.mkDefault [ config.services.tailscale.interfaceName ];
+      # the fleet's own hosts, admitted by the Headscale policy. A plain list, merged with the
+      # user's own trusted interfaces (a mkDefault one was dropped as soon as the user set any).
+      networking.firewall.trustedInterfaces = [ config.services.tailscale.interfaceName ];
     })
 
     (lib.mkIf cfg.server {

@@ -39,6 +39,10 @@ let
     };
 
   services = lib.unique (lib.concatMap (secret: secret.services) (lib.attrValues cfg));
+  withoutUnit = import ./services-without-unit.nix {
+    secrets = cfg;
+    services = config.systemd.services;
+  };
 
   # Seals each secret that has a fresh plaintext copy (a deploy installed it) and removes the
   # plaintext, so only the TPM-bound .cred stays on disk.
@@ -108,7 +112,15 @@ in
   };
 
   config = lib.mkIf (cfg != { }) {
-    assertions = [
+    assertions = map (missing: {
+      assertion = false;
+      message = ''
+        keystone.secrets.${missing.secret}.services names "${missing.service}", but no
+        systemd.services.${missing.service} runs anything (no script, no ExecStart) in this
+        configuration. Name the service that reads the secret, without ".service", e.g.
+        keystone.secrets.${missing.secret}.services = [ "keystone-sync-agent" ];
+      '';
+    }) withoutUnit ++ [
       {
         assertion = sealed == { } || config.keystone.tpm.enable or false;
         message = ''
