@@ -26,6 +26,9 @@ export interface CredstoreEnrollInput {
   unlockPassphrase: () => Promise<string>
   // Whether the vault already holds this host's recovery key.
   hasSavedRecoveryKey: () => Promise<boolean>
+  // PCRs whose value now differs from the one the TPM slot was sealed to (the enrollment
+  // record's): the slot can no longer unseal, so it is sealed again to the values of now.
+  changedPcrs?: number[]
   saveRecoveryKey: (key: string) => Promise<void>
   // The saved recovery key: once the passphrase slot is gone it is the only unlock key left,
   // needed to re-bind the TPM slot to other PCRs (systemd#35279). Without it that is refused.
@@ -62,12 +65,15 @@ export function planCredstoreEnrollment(
     hasSavedRecoveryKey: boolean
     canReadRecoveryKey: boolean
     target: string
+    changedPcrs?: number[]
   },
 ): CredstorePlan {
   if (want.pcrs.length === 0 || !want.pcrs.every((n) => Number.isInteger(n) && n >= 0 && n <= 23))
     throw new UserError(`tpm.pcrs: expected PCR indexes 0–23, got [${want.pcrs.join(', ')}]`)
   const saved = want.hasSavedRecoveryKey
-  if (saved && enrollmentProblems(status, want.pcrs).length === 0) return { alreadyEnrolled: true }
+  const changed = status.tpm2 === null ? [] : (want.changedPcrs ?? [])
+  if (saved && changed.length === 0 && enrollmentProblems(status, want.pcrs).length === 0)
+    return { alreadyEnrolled: true }
   const hasPassphrase = status.passwordKeyslots.length > 0
   const unlockWith: UnlockKey | undefined = hasPassphrase
     ? 'passphrase'
@@ -104,16 +110,21 @@ export function planCredstoreEnrollment(
   }
   const pcrs = pcrList(want.pcrs)
   const old = status.tpm2 === null ? undefined : pcrList(status.tpm2.pcrs)
-  const rebind = old !== undefined && old !== pcrs
-  // The same PCR set again is a no-op in systemd 252 ("This PCR set is already enrolled"), but
-  // the wipe still runs; another set makes a new slot and --wipe-slot=tpm2 drops the old one.
+  const moved = changed.length > 0
+  const rebind = old !== undefined && (old !== pcrs || moved)
+  // systemd 252 compares the policy hash, made from the PCR values of now, with the slot's: the
+  // same set and values again is a no-op ("This PCR set is already enrolled") while the wipe
+  // still runs; another set, or the same set after its values moved, makes a new slot, and
+  // --wipe-slot=tpm2 drops the old one (never the slot being enrolled).
   const wipe = [...(hasPassphrase ? ['password'] : []), ...(rebind ? ['tpm2'] : [])]
   const bound =
     old === undefined
       ? `bound the credstore to the TPM (PCRs ${pcrs})`
-      : rebind
+      : old !== pcrs
         ? `re-bound the credstore's TPM slot from PCRs ${old} to PCRs ${pcrs}`
-        : `kept the TPM binding (PCRs ${pcrs})`
+        : moved
+          ? `re-bound the credstore's TPM slot to the values of PCR ${pcrList(changed)} now (they changed since the last enroll)`
+          : `kept the TPM binding (PCRs ${pcrs})`
   steps.push({
     args: [
       `--tpm2-device=${want.tpm2Device}`,
@@ -138,6 +149,7 @@ export async function enrollCredstore(input: CredstoreEnrollInput): Promise<Cred
     hasSavedRecoveryKey: await input.hasSavedRecoveryKey(),
     canReadRecoveryKey: input.readRecoveryKey !== undefined,
     target,
+    ...(input.changedPcrs !== undefined && { changedPcrs: input.changedPcrs }),
   })
   if (plan.alreadyEnrolled) return { alreadyEnrolled: true, status, steps: [] }
   // Before anything changes: a recovery key made for a host whose TPM is unreachable would be

@@ -122,6 +122,13 @@ async function enrollTpm(
       hint: 'enable the TPM 2.0 in the firmware, or set `tpm.enable: false` in the host file; nothing was changed',
     })
   })
+  // A TPM slot sealed to values the PCRs no longer have (a firmware update, new Secure Boot
+  // keys) cannot unseal: the enrollment record says which values it was sealed to.
+  const recorded = readEnrollmentRecord(fleetRoot, host.name)
+  const changedPcrs =
+    recorded === undefined
+      ? []
+      : host.tpm.pcrs.filter((n) => recorded.pcrs[n] !== undefined && recorded.pcrs[n] !== pcrs[n])
   const result = await enrollCredstore({
     shell,
     device: options.credstoreDevice ?? `/dev/zvol/${host.storage.pool.name}/credstore`,
@@ -129,13 +136,14 @@ async function enrollTpm(
     pcrs: host.tpm.pcrs,
     unlockPassphrase: async () => Buffer.from(await readSecret(fleetRoot, passphraseRef, await unlock())).toString('utf8'),
     hasSavedRecoveryKey: async () => existsSync(secretFile(fleetRoot, recoveryRef)),
+    changedPcrs,
     // Re-binding to other PCRs after the passphrase slot is gone unlocks with the recovery key.
     readRecoveryKey: async () => Buffer.from(await readSecret(fleetRoot, recoveryRef, await unlock())).toString('utf8'),
     saveRecoveryKey: async (key) => {
       await writeSecret(fleetRoot, loadRecipients(fleetRoot), recoveryRef, Buffer.from(key), { kind: 'recovery-key' })
     },
   })
-  if (result.alreadyEnrolled && readEnrollmentRecord(fleetRoot, host.name) !== undefined) {
+  if (result.alreadyEnrolled && recorded !== undefined) {
     out.out(`  ✓ ${host.name} is already enrolled: TPM on PCRs ${host.tpm.pcrs.join('+')}, recovery key in the vault; nothing changed`)
     return
   }

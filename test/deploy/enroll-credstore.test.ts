@@ -377,6 +377,19 @@ t.test('the plan as data: what each header state leads to', async (t) => {
     args(planCredstoreEnrollment(enrolled, { ...want, pcrs: [7], hasSavedRecoveryKey: true })),
     [['recovery-key', '--tpm2-device=auto', '--tpm2-pcrs=7', '--wipe-slot=tpm2']],
   )
+  t.same(
+    args(planCredstoreEnrollment(enrolled, { ...want, hasSavedRecoveryKey: true, changedPcrs: [7] })),
+    [['recovery-key', '--tpm2-device=auto', '--tpm2-pcrs=1+7', '--wipe-slot=tpm2']],
+    'the same PCRs with other values: sealed again, the stale slot wiped',
+  )
+  t.same(
+    args(planCredstoreEnrollment(fresh, { ...want, hasSavedRecoveryKey: false, changedPcrs: [7] })),
+    [
+      ['passphrase', '--recovery-key'],
+      ['passphrase', '--tpm2-device=auto', '--tpm2-pcrs=1+7', '--wipe-slot=password'],
+    ],
+    'no TPM slot yet: nothing stale to wipe',
+  )
   t.throws(
     () =>
       planCredstoreEnrollment(enrolled, {

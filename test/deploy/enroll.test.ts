@@ -8,7 +8,7 @@ import { deployFixture } from '../helpers/deploy-fixture.js'
 import { needs } from '../helpers/needs.js'
 import { needsSshd } from '../helpers/sshd.js'
 import { startSwtpm } from '../helpers/swtpm.js'
-import { unlocksWithTpm } from '../helpers/tpm-token-unlock.js'
+import { freeTpmSessions, unlocksWithTpm } from '../helpers/tpm-token-unlock.js'
 
 // `keystone enroll` for real: over a real sshd on loopback, systemd-cryptenroll binds a LUKS2
 // credstore in a file to a real swtpm (PCRs 1+7). The firmware's Secure Boot state comes from
@@ -85,6 +85,21 @@ t.test('enroll: Secure Boot keys, then a recovery key in the vault and the TPM o
   await exec('tpm2_pcrextend', ['-T', f.tcti, `7:sha256=${createHash('sha256').update('another db').digest('hex')}`])
   t.notOk(await unlocksWithTpm(f.luks, f.tcti), 'the TPM refuses after PCR 7 changed')
   t.ok(await f.opens(recovery))
+
+  // Enroll again: the record says the slot was sealed to another PCR 7, so it is sealed again to
+  // the value of now (unlocked by the recovery key, the passphrase being gone); one TPM slot left.
+  await freeTpmSessions(f.tcti)
+  const rebound = await f.enroll()
+  t.equal(rebound.code, 0, rebound.stderr)
+  t.match(rebound.stdout.toString(), "re-bound the credstore's TPM slot to the values of PCR 7 now")
+  t.ok(await unlocksWithTpm(f.luks, f.tcti), 'the TPM opens it again')
+  const tokens = Object.values((JSON.parse(await f.header()) as { tokens: Record<string, { type: string }> }).tokens)
+  t.same(tokens.map((token) => token.type).sort(), ['systemd-recovery', 'systemd-tpm2'], 'the stale TPM slot is gone')
+  const { stdout: moved } = await exec('tpm2_pcrread', ['-T', f.tcti, 'sha256:7'])
+  const rerecorded = JSON.parse(await readFile(path.join(f.fleet, 'hosts/desk1/enrollment.json'), 'utf8')) as { pcrs: Record<string, string> }
+  t.equal(rerecorded.pcrs['7'], /7 : 0x([0-9A-F]{64})/.exec(moved)![1]!.toLowerCase(), 'the record holds the value of now')
+  t.ok(await f.opens(recovery), 'the recovery key is kept')
+  t.match((await f.enroll()).stdout.toString(), 'desk1 is already enrolled')
 })
 
 t.test('a recovery slot left by an interrupted run is replaced by one the vault holds', { skip }, async (t) => {

@@ -39,21 +39,32 @@ export async function buildTpmTokenShim(dir: string): Promise<string> {
   return library
 }
 
+// Over TCP there is no resource manager (a host's /dev/tpmrm0 flushes what a process leaves when
+// it exits): the transient objects and sessions that the test's and systemd's TPM operations
+// left behind are flushed one handle at a time — `tpm2_flushcontext -t -l -s` gives up on the
+// first handle that is already gone, as a session left by a failed unseal can be.
+export async function freeTpmSessions(tcti: string): Promise<void> {
+  for (const kind of ['transient', 'loaded-session', 'saved-session']) {
+    const { stdout } = await exec('tpm2_getcap', ['-T', tcti, `handles-${kind}`])
+    for (const handle of stdout.match(/0x[0-9a-fA-F]+/g) ?? [])
+      await exec('tpm2_flushcontext', ['-T', tcti, handle]).catch(() => undefined)
+  }
+}
+
 export interface TokenUnlock {
   opened: boolean
   // cryptsetup's and the plugin's own words, for a failing assertion.
   output: string
 }
 
-// Over TCP there is no resource manager, and each systemd TPM operation leaves a session
-// behind: the TPM's three session slots are freed first.
+// The TPM's three session slots are freed first (freeTpmSessions).
 export async function openWithTpmToken(
   luksFile: string,
   tcti: string,
   shimDir: string,
 ): Promise<TokenUnlock> {
   const shim = await buildTpmTokenShim(shimDir)
-  await exec('tpm2_flushcontext', ['-T', tcti, '-t', '-l', '-s'])
+  await freeTpmSessions(tcti)
   const args = ['open', '--test-passphrase', '--token-only', '--token-type', 'systemd-tpm2']
   return new Promise((resolve) =>
     execFile(
