@@ -7,20 +7,49 @@ import { bootFileSystems, type BootFacts } from './initrd-overlay.js'
 // mounted under /mnt: the guest's own Debian system copied onto the pool, its kernel and initrd
 // with Keystone's units (initrd-overlay.ts) on the ESP behind systemd-boot, which `bootctl
 // install` registers in the firmware's boot order — as a NixOS install registers its boot loader.
-// Then everything is unmounted and the pool exported, as nixos-anywhere does before its reboot.
-// What differs from a NixOS host: the system on the pool is Debian, its boot entry is a plain
-// systemd-boot entry with two initrds rather than Lanzaboote's signed unified image.
+// Deploy's key material goes on top (the --extra-files tree, unpacked as nixos-anywhere copies
+// it), and with Secure Boot keys in it the boot chain is signed with the db key, as Lanzaboote
+// signs systemd-boot and its images at install. Then everything is unmounted and the pool
+// exported, as nixos-anywhere does before its reboot. What differs from a NixOS host: the system
+// on the pool is Debian, its boot entry is a plain systemd-boot entry with two initrds rather
+// than Lanzaboote's signed unified image (the initrds are not signed: only the EFI binaries are).
+
+export interface InstallStep {
+  command: string
+  stdin?: string | Uint8Array
+}
 
 export interface InstallPlan {
-  commands: string[]
-  // Written (as root, by `cat`) before the commands that need them.
+  steps: InstallStep[]
+  // Written (as root, by `cat`) after the steps, over what `bootctl install` wrote.
   files: { path: string; mode: string; data: string | Uint8Array }[]
 }
+
+export interface InstallOptions {
+  // A tar of deploy's --extra-files tree (make-key-material.ts).
+  extraFiles?: Uint8Array
+  // The db key and certificate, as paths on the installed system (the extra files place them
+  // under /var/lib/sbctl/keys/db/): systemd-boot, its fallback copy and the kernel are signed.
+  signWith?: { key: string; cert: string }
+}
+
+// What the firmware loads and checks against db: systemd-boot, its removable-media copy, and the
+// kernel it starts through the firmware's LoadImage.
+export const SIGNED_BINARIES = [
+  'EFI/systemd/systemd-bootx64.efi',
+  'EFI/BOOT/BOOTX64.EFI',
+  'keystone/vmlinuz',
+]
 
 const ESP_DIR = 'keystone'
 export const BOOT_ENTRY = 'keystone-rehearsal.conf'
 
-export function planInstall(facts: BootFacts, overlay: Uint8Array, root = '/mnt'): InstallPlan {
+export function planInstall(
+  facts: BootFacts,
+  overlay: Uint8Array,
+  options: InstallOptions = {},
+  root = '/mnt',
+): InstallPlan {
   const fstab = [
     ...bootFileSystems(facts).map((fs) => `${fs.dataset} ${fs.mountpoint} zfs zfsutil 0 0`),
     ...facts.datasets
@@ -30,12 +59,42 @@ export function planInstall(facts: BootFacts, overlay: Uint8Array, root = '/mnt'
   ].join('\n')
   const esp = `${root}/boot`
   return {
-    commands: [
+    steps: [
       // The running system, without /boot (that is the ESP now) and what lives on other file systems.
-      `tar -C / --one-file-system --exclude=./boot --exclude=.${root} -cpf - . | tar -C ${shellQuote(root)} -xpf -`,
-      `mkdir -p ${['proc', 'sys', 'dev', 'run', 'tmp', 'mnt', 'boot'].map((d) => `${root}/${d}`).join(' ')} && chmod 1777 ${root}/tmp`,
-      `bootctl --esp-path=${shellQuote(esp)} install`,
-      `mkdir -p ${esp}/${ESP_DIR} && cp /boot/vmlinuz-* ${esp}/${ESP_DIR}/vmlinuz && cp /boot/initrd-dracut.img ${esp}/${ESP_DIR}/initrd.img`,
+      {
+        command: `tar -C / --one-file-system --exclude=./boot --exclude=.${root} -cpf - . | tar -C ${shellQuote(root)} -xpf -`,
+      },
+      {
+        command: `mkdir -p ${['proc', 'sys', 'dev', 'run', 'tmp', 'mnt', 'boot'].map((d) => `${root}/${d}`).join(' ')} && chmod 1777 ${root}/tmp`,
+      },
+      ...(options.extraFiles === undefined
+        ? []
+        : [
+            {
+              command: `tar -C ${shellQuote(root)} --no-same-owner --no-overwrite-dir -xpf -`,
+              stdin: options.extraFiles,
+            },
+          ]),
+      { command: `bootctl --esp-path=${shellQuote(esp)} install` },
+      {
+        // systemd-boot 252 hands both initrds to the kernel back to back, unpadded; the kernel
+        // reads an uncompressed cpio only at a 4-byte-aligned offset (init/initramfs.c,
+        // unpack_to_rootfs) and skips zero bytes. Padded with zeros, the overlay follows a dracut
+        // image of any size; unpadded, a size not a multiple of 4 stopped the kernel at
+        // "Initramfs unpacking failed: invalid magic", and the boot went on without the units.
+        command: `mkdir -p ${esp}/${ESP_DIR} && cp /boot/vmlinuz-* ${esp}/${ESP_DIR}/vmlinuz && cp /boot/initrd-dracut.img ${esp}/${ESP_DIR}/initrd.img && truncate -s %4 ${esp}/${ESP_DIR}/initrd.img`,
+      },
+      ...(options.signWith === undefined
+        ? []
+        : SIGNED_BINARIES.map((binary) => {
+            const file = shellQuote(`${esp}/${binary}`)
+            const key = shellQuote(`${root}${options.signWith!.key}`)
+            const cert = shellQuote(`${root}${options.signWith!.cert}`)
+            // Debian's kernel carries Debian's signature; sbsign replaces it with the host's.
+            return {
+              command: `sbsign --key ${key} --cert ${cert} --output ${file}.signed ${file} && mv ${file}.signed ${file}`,
+            }
+          })),
     ],
     files: [
       { path: `${root}/etc/fstab`, mode: '0644', data: fstab + '\n' },
@@ -80,7 +139,7 @@ export async function installSystem(
         },
       )
   }
-  for (const command of plan.commands) await run(command)
+  for (const step of plan.steps) await run(step.command, step.stdin)
   // After `bootctl install`, whose loader.conf this replaces.
   for (const file of plan.files)
     await run(

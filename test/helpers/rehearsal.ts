@@ -2,7 +2,7 @@ import type { Test } from 'tap'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openSsh, type SshSession } from '../../cli/deploy/ssh.js'
@@ -91,6 +91,9 @@ export async function bootRehearsal(
   const quiet = { out: () => {}, err: () => {} }
   t.teardown(async () => {
     await rehearseDown({ dir, output: quiet })
+    // KEYSTONE_REHEARSAL_CONSOLE=<file> keeps the machine's whole console for a reader.
+    const keep = process.env['KEYSTONE_REHEARSAL_CONSOLE']
+    if (keep) await copyFile(machineFiles(dir).console, keep).catch(() => undefined)
     await rm(work, { recursive: true, force: true })
   })
   const up = await rehearseUp({
@@ -145,7 +148,13 @@ export async function bootRehearsal(
       authorizedKeysFile: `${keyFile}.pub`,
       output: quiet,
     })
-    await Promise.all([started, typing])
+    await Promise.all([started, typing]).catch((error: unknown) => {
+      // What the machine printed says why: the last lines of its console, with the failure.
+      const tail = consoleSinceBoot(from).split('\n').slice(-40).join('\n')
+      throw new Error(
+        `${error instanceof Error ? error.message : String(error)}\n--- console ---\n${tail}`,
+      )
+    })
     return { console: consoleSinceBoot(from) }
   }
   const consoleSinceBoot = (from: number) =>
