@@ -68,6 +68,10 @@ export interface Rehearsal extends UpResult {
   console: () => string
 }
 
+// systemd-cryptsetup's prompt on the console: "passphrase" while a passphrase slot exists,
+// "recovery key" once enroll left only the recovery and TPM slots (systemd 252).
+export const CREDSTORE_PROMPT = /Please enter (?:passphrase|recovery key) for disk [^\n]*credstore[^\n]*:/
+
 export async function bootRehearsal(
   t: { teardown(fn: () => Promise<void>): void },
   options: { disks?: number; diskSize?: string } = {},
@@ -137,7 +141,7 @@ export async function bootRehearsal(
     const typing =
       passphrase === undefined
         ? Promise.resolve()
-        : waitForConsole(files.console, /Please enter passphrase for disk [^\n]*credstore[^\n]*:/, {
+        : waitForConsole(files.console, CREDSTORE_PROMPT, {
             from,
             timeoutMs: 300_000,
             what: 'the credstore passphrase prompt',
@@ -178,10 +182,11 @@ export async function bootRehearsal(
 
 // A fleet of one host, `rehearsal`, describing the machine: its SSH port and pinned host key,
 // the admin's key, and the given disks (by-id paths, or pinned { path, sizeBytes, serial }).
+// Secure Boot is on unless `secureBoot: false` (a test that enrolls only the TPM).
 export async function rehearsalFleet(
   machine: Rehearsal,
   disks: (string | { path: string; sizeBytes: number | null; serial: string | null })[],
-  extra = '',
+  options: { secureBoot?: boolean } = {},
 ): Promise<string> {
   await mkdir(machine.work, { recursive: true })
   const fleet = await mkdtemp(path.join(machine.work, 'fleet-'))
@@ -213,11 +218,11 @@ export async function rehearsalFleet(
       ...diskLines,
       '  swapSize: 1G',
       'secureBoot:',
-      '  enable: true',
+      `  enable: ${options.secureBoot ?? true}`,
       'tpm:',
       '  enable: true',
       '  pcrs: [1, 7]',
-      extra,
+      '',
     ].join('\n'),
   )
   return fleet

@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
 import t from 'tap'
 import {
   bootFactsOf,
@@ -7,9 +12,20 @@ import {
 } from '../../cli/rehearsal/initrd-overlay.js'
 import { installSystem, planInstall } from '../../cli/rehearsal/install-system.js'
 import { needs } from '../helpers/needs.js'
-import { applyLayout, bootRehearsal, needsRehearsal, rehearsalFleet } from '../helpers/rehearsal.js'
+import {
+  applyLayout,
+  bootRehearsal,
+  CREDSTORE_PROMPT,
+  needsRehearsal,
+  rehearsalFleet,
+  type Rehearsal,
+} from '../helpers/rehearsal.js'
+import { runKeystone } from '../helpers/vault-cli.js'
 
-// Item 3 of the rehearsal: Keystone's credstore units booted by real systemd in a real initrd.
+// Items 3 to 5 of the rehearsal, on one machine, in order: Keystone's credstore units booted by
+// real systemd in a real initrd; `keystone enroll` over SSH binding the credstore to the
+// machine's TPM; and the unattended reboot.
+// Item 3: Keystone's credstore units booted by real systemd in a real initrd.
 // Shared with a NixOS host: the unit definitions (modules/disk/credstore-boot-units.nix, the file
 // modules/disk hands to boot.initrd.systemd), the crypttab options of modules/tpm, the generated
 // layout and the /sysroot file systems. Not shared: the initrd is Debian's dracut one with
@@ -17,7 +33,8 @@ import { applyLayout, bootRehearsal, needsRehearsal, rehearsalFleet } from '../h
 // cli/rehearsal/render-units.ts rather than by nixpkgs, and the system on the pool is Debian.
 // An emulated machine boots in about a minute: more than tap's 300 s per file for the whole test.
 t.setTimeout(1_800_000)
-const skip = needsRehearsal() || needs('nix-instantiate')
+const skip = needsRehearsal() || needs('nix-instantiate') || needs('age-keygen', ['--version'])
+const exec = promisify(execFile)
 
 const UNITS = [
   'keystone-import-pool.service',
@@ -27,13 +44,34 @@ const UNITS = [
   'sysroot.mount',
 ]
 
+// What the later steps share: the machine (stopped when the file ends), its fleet and vault.
+const file = t
+let machine: Rehearsal
+let fleet: string
+let vault: {
+  run: (args: string[], stdin?: string) => ReturnType<typeof runKeystone>
+  get: (secret: string) => Promise<string>
+}
+
 t.test(
   'the credstore units under real systemd: pool imported, credstore opened, key loaded, root mounted, credstore closed before switch-root',
   { skip, timeout: 1_500_000 },
   async (t) => {
-    const machine = await bootRehearsal(t, { disks: 1, diskSize: '8G' })
-    const fleet = await rehearsalFleet(machine, [machine.disks[0]!.path])
+    machine = await bootRehearsal(file, { disks: 1, diskSize: '8G' })
+    // Secure Boot's part of enroll (sbctl in the firmware) is not rehearsed here: the TPM only.
+    fleet = await rehearsalFleet(machine, [machine.disks[0]!.path], { secureBoot: false })
     const { disko, passphrase } = await applyLayout(t, machine, fleet)
+    vault = await fleetVault(fleet, machine.work)
+    t.equal(
+      (
+        await vault.run(
+          ['secrets', 'set', 'rehearsal/credstore-passphrase', '--kind', 'passphrase'],
+          passphrase,
+        )
+      ).code,
+      0,
+      'the credstore passphrase is in the vault, as deploy leaves it',
+    )
 
     const facts = bootFactsOf(disko, true)
     const units = await evalBootUnits(facts)
@@ -90,5 +128,87 @@ t.test(
       order.every((index, i) => index >= 0 && (i === 0 || index > order[i - 1]!)),
       `in order in the journal: ${order.join(', ')}\n${journal}`,
     )
+  },
+)
+
+// The fleet's vault, initialised for admin alice with an identity made by the real age-keygen.
+async function fleetVault(fleet: string, work: string) {
+  const config = await mkdtemp(path.join(tmpdir(), 'keystone-config-'))
+  file.teardown(() => rm(config, { recursive: true, force: true }))
+  const key = path.join(work, 'alice.key')
+  await exec('age-keygen', ['-o', key])
+  const run = (args: string[], stdin?: string) =>
+    runKeystone([...args, '--identity', key], {
+      cwd: fleet,
+      config,
+      ...(stdin !== undefined && { stdin }),
+    })
+  const init = await run(['secrets', 'init', '--admin', 'alice'])
+  if (init.code !== 0) throw new Error(`secrets init failed: ${init.stderr}`)
+  const get = async (secret: string) => (await run(['secrets', 'get', secret])).stdout.toString()
+  return { run, get, key }
+}
+
+const credstore = '/dev/zvol/rpool/credstore'
+const tokens = async () =>
+  JSON.parse(await machine.sh(`cryptsetup luksDump --dump-json-metadata ${credstore}`)) as {
+    tokens: Record<string, { type: string; 'tpm2-pcrs'?: number[] }>
+    keyslots: Record<string, unknown>
+  }
+const record = async () =>
+  JSON.parse(await readFile(path.join(fleet, 'hosts/rehearsal/enrollment.json'), 'utf8')) as {
+    pcrs: Record<string, string>
+    secureBoot: string
+  }
+const pcrsNow = async () =>
+  Object.fromEntries(
+    [
+      ...(await machine.sh('tpm2_pcrread sha256:1,7')).matchAll(/(\d+)\s*:\s*0x([0-9A-F]{64})/g),
+    ].map((m) => [m[1]!, m[2]!.toLowerCase()]),
+  )
+const enroll = () => vault.run(['enroll', 'rehearsal', '--ssh-key', machine.keyFile])
+const PROMPT = CREDSTORE_PROMPT
+
+// Item 4. Shared with a NixOS host: `keystone enroll` itself, over SSH to the machine, running
+// systemd-cryptenroll and tpm2_pcrread there against its TPM (swtpm behind the firmware, as
+// /dev/tpmrm0). Not shared: systemd 252 and tpm2-tools from Debian rather than nixpkgs.
+t.test(
+  'keystone enroll over SSH: the credstore bound to the machine’s TPM on PCRs 1+7, the recovery key in the vault, the record in the fleet',
+  { skip, timeout: 600_000 },
+  async (t) => {
+    const result = await enroll()
+    t.equal(result.code, 0, result.stderr)
+    const header = await tokens()
+    const types = Object.values(header.tokens)
+      .map((token) => token.type)
+      .sort()
+    t.same(types, ['systemd-recovery', 'systemd-tpm2'])
+    t.same(
+      Object.values(header.tokens).find((token) => token.type === 'systemd-tpm2')?.['tpm2-pcrs'],
+      [1, 7],
+    )
+    t.equal(Object.keys(header.keyslots).length, 2, 'the passphrase slot is gone')
+    const recovery = await vault.get('rehearsal/recovery-key')
+    t.match(recovery, /^[a-z]{8}(-[a-z]{8}){7}$/)
+    await machine.sh(`cryptsetup open --test-passphrase --key-file - ${credstore}`, recovery)
+    t.pass('the recovery key from the vault opens the credstore')
+    const enrolled = await record()
+    t.same(enrolled.pcrs, await pcrsNow(), 'the record holds the PCR values the TPM has')
+    t.equal(enrolled.secureBoot, 'disabled (setup)', 'as bootctl reports the firmware')
+  },
+)
+
+// Item 5: nothing typed. The machine's firmware measures the same boot again into PCRs 1 and 7,
+// and the initrd's systemd-cryptsetup unseals the credstore's key with the TPM.
+t.test(
+  'the machine reboots and the TPM unlocks the credstore, with nothing typed',
+  { skip, timeout: 600_000 },
+  async (t) => {
+    await machine.powerOff()
+    const { console } = await machine.boot('disks')
+    t.notMatch(console, PROMPT, 'no passphrase was asked for')
+    t.equal((await machine.sh('zfs get -H -o value keystatus rpool/crypt')).trim(), 'available')
+    t.equal((await machine.sh('findmnt -n -o SOURCE /')).trim(), 'rpool/crypt/system')
+    t.same(await pcrsNow(), (await record()).pcrs, 'PCRs 1 and 7 as enrolled')
   },
 )
