@@ -44,7 +44,7 @@ export interface KeyMaterial {
   injectedSecrets: string[]
 }
 
-interface Vault {
+export interface Vault {
   fleetRoot: string
   host: string
   identity: { secret: string; recipient: string }
@@ -185,7 +185,7 @@ async function placeSshKey(
 
 // sbctl's layout (foxboron/sbctl): <pki>/GUID and <pki>/keys/<KIND>/<KIND>.{key,pem}, RSA 4096
 // self-signed certificates as `sbctl create-keys` makes them. Kept in the vault as one JSON value.
-async function placeSecureBootKeys(vault: Vault, tree: string, scratch: string): Promise<void> {
+export async function placeSecureBootKeys(vault: Vault, tree: string, scratch: string): Promise<void> {
   const bundle = await kept(vault, 'secure-boot-keys', async () => {
     const files: Record<string, string> = {
       GUID: Buffer.from(randomUUID() + '\n').toString('base64'),

@@ -44,6 +44,17 @@ export const SIGNED_BINARIES = [
 const ESP_DIR = 'keystone'
 export const BOOT_ENTRY = 'keystone-rehearsal.conf'
 
+// sbsign over each binary the firmware checks, in place, with the db key and certificate at
+// `key` and `cert`. Debian's kernel carries Debian's signature; sbsign adds the host's.
+export function signSteps(esp: string, key: string, cert: string): InstallStep[] {
+  return SIGNED_BINARIES.map((binary) => {
+    const file = shellQuote(`${esp}/${binary}`)
+    return {
+      command: `sbsign --key ${shellQuote(key)} --cert ${shellQuote(cert)} --output ${file}.signed ${file} && mv ${file}.signed ${file}`,
+    }
+  })
+}
+
 export function planInstall(
   facts: BootFacts,
   overlay: Uint8Array,
@@ -86,15 +97,7 @@ export function planInstall(
       },
       ...(options.signWith === undefined
         ? []
-        : SIGNED_BINARIES.map((binary) => {
-            const file = shellQuote(`${esp}/${binary}`)
-            const key = shellQuote(`${root}${options.signWith!.key}`)
-            const cert = shellQuote(`${root}${options.signWith!.cert}`)
-            // Debian's kernel carries Debian's signature; sbsign replaces it with the host's.
-            return {
-              command: `sbsign --key ${key} --cert ${cert} --output ${file}.signed ${file} && mv ${file}.signed ${file}`,
-            }
-          })),
+        : signSteps(esp, `${root}${options.signWith.key}`, `${root}${options.signWith.cert}`)),
     ],
     files: [
       { path: `${root}/etc/fstab`, mode: '0644', data: fstab + '\n' },
@@ -126,25 +129,35 @@ export async function installSystem(
   plan: InstallPlan,
   pool: string,
 ): Promise<void> {
-  const run = async (command: string, stdin?: string | Uint8Array) => {
-    const result = await shell.run(command, {
-      timeoutMs: 1_800_000,
-      ...(stdin !== undefined && { stdin }),
-    })
-    if (result.code !== 0)
-      throw new UserError(
-        `installing on ${shell.description} failed at \`${command.slice(0, 80)}\``,
-        {
-          hint: result.stderr.trim().split('\n').at(-1) ?? `exit ${result.code}`,
-        },
-      )
-  }
-  for (const step of plan.steps) await run(step.command, step.stdin)
-  // After `bootctl install`, whose loader.conf this replaces.
+  await applyInstallPlan(shell, plan)
+  await runStep(shell, `sync && umount -R /mnt && zpool export ${shellQuote(pool)}`)
+}
+
+// The steps in order, then the files (after `bootctl install`, whose loader.conf they replace).
+export async function applyInstallPlan(shell: RemoteShell, plan: InstallPlan): Promise<void> {
+  for (const step of plan.steps) await runStep(shell, step.command, step.stdin)
   for (const file of plan.files)
-    await run(
+    await runStep(
+      shell,
       `mkdir -p "$(dirname ${shellQuote(file.path)})" && cat > ${shellQuote(file.path)} && chmod ${file.mode} ${shellQuote(file.path)}`,
       file.data,
     )
-  await run(`sync && umount -R /mnt && zpool export ${shellQuote(pool)}`)
+}
+
+async function runStep(
+  shell: RemoteShell,
+  command: string,
+  stdin?: string | Uint8Array,
+): Promise<void> {
+  const result = await shell.run(command, {
+    timeoutMs: 1_800_000,
+    ...(stdin !== undefined && { stdin }),
+  })
+  if (result.code !== 0)
+    throw new UserError(
+      `installing on ${shell.description} failed at \`${command.slice(0, 80)}\``,
+      {
+        hint: result.stderr.trim().split('\n').at(-1) ?? `exit ${result.code}`,
+      },
+    )
 }

@@ -20,6 +20,7 @@ import { loadRehearsalImage, rehearsalImageDir } from '../../cli/rehearsal/rehea
 import { rehearseDown, rehearseUp, type UpResult } from '../../cli/rehearsal/run-rehearse.js'
 import { missingTool, requireAll } from './needs.js'
 import { keystone, repoRoot } from './temp-fleet.js'
+import { initVault, runKeystone } from './vault-cli.js'
 
 // The rehearsal machine for tests: QEMU + OVMF (Secure Boot build, setup mode) + swtpm + blank
 // virtio disks, booted from the cached guest image through the same code as `keystone rehearse
@@ -57,7 +58,7 @@ export interface Rehearsal extends UpResult {
   work: string
   ssh: () => Promise<SshSession>
   // Runs a command as root in the guest and returns its stdout; a non-zero exit throws with stderr.
-  sh: (command: string, stdin?: string) => Promise<string>
+  sh: (command: string, stdin?: string | Uint8Array) => Promise<string>
   // The serial numbers of the blank disks, and their by-id paths.
   disks: { serial: string; path: string }[]
   // Powers the guest off from inside and waits for QEMU to exit.
@@ -70,7 +71,8 @@ export interface Rehearsal extends UpResult {
 
 // systemd-cryptsetup's prompt on the console: "passphrase" while a passphrase slot exists,
 // "recovery key" once enroll left only the recovery and TPM slots (systemd 252).
-export const CREDSTORE_PROMPT = /Please enter (?:passphrase|recovery key) for disk [^\n]*credstore[^\n]*:/
+export const CREDSTORE_PROMPT =
+  /Please enter (?:passphrase|recovery key) for disk [^\n]*credstore[^\n]*:/
 
 export async function bootRehearsal(
   t: { teardown(fn: () => Promise<void>): void },
@@ -113,7 +115,7 @@ export async function bootRehearsal(
       { identityFile: keyFile },
       { pinned: loadRehearsalImage().manifest.sshHostKey },
     )
-  const sh = async (command: string, stdin?: string) => {
+  const sh = async (command: string, stdin?: string | Uint8Array) => {
     const session = await ssh()
     try {
       const result = await session.run(command, {
@@ -144,7 +146,7 @@ export async function bootRehearsal(
         : waitForConsole(files.console, CREDSTORE_PROMPT, {
             from,
             timeoutMs: 300_000,
-            what: 'the credstore passphrase prompt',
+            what: 'the credstore’s prompt for its passphrase or recovery key',
           }).then(() => typeOnConsole(files.consoleSocket, `${passphrase}\n`))
     const started = rehearseUp({
       dir,
@@ -182,12 +184,14 @@ export async function bootRehearsal(
 
 // A fleet of one host, `rehearsal`, describing the machine: its SSH port and pinned host key,
 // the admin's key, and the given disks (by-id paths, or pinned { path, sizeBytes, serial }).
-// Secure Boot is on unless `secureBoot: false` (a test that enrolls only the TPM).
+// Secure Boot is on unless `secureBoot: false` (a test that enrolls only the TPM); `first-boot`
+// has systemd-boot enroll keys staged on the ESP. The TPM is on unless `tpm: false`.
 export async function rehearsalFleet(
   machine: Rehearsal,
   disks: (string | { path: string; sizeBytes: number | null; serial: string | null })[],
-  options: { secureBoot?: boolean } = {},
+  options: { secureBoot?: boolean | 'first-boot'; tpm?: boolean } = {},
 ): Promise<string> {
+  const secureBoot = options.secureBoot ?? true
   await mkdir(machine.work, { recursive: true })
   const fleet = await mkdtemp(path.join(machine.work, 'fleet-'))
   await mkdir(path.join(fleet, 'hosts'))
@@ -218,14 +222,32 @@ export async function rehearsalFleet(
       ...diskLines,
       '  swapSize: 1G',
       'secureBoot:',
-      `  enable: ${options.secureBoot ?? true}`,
+      `  enable: ${secureBoot !== false}`,
+      ...(secureBoot === 'first-boot' ? ['  keys: first-boot'] : []),
       'tpm:',
-      '  enable: true',
+      `  enable: ${options.tpm ?? true}`,
       '  pcrs: [1, 7]',
       '',
     ].join('\n'),
   )
   return fleet
+}
+
+// The fleet's vault, initialised for admin alice (an identity made by the real age-keygen);
+// `run` runs keystone in the fleet with her identity, `get` reads a secret.
+export async function rehearsalVault(
+  t: { teardown(fn: () => Promise<void>): void },
+  fleet: string,
+  work: string,
+) {
+  const config = await mkdtemp(path.join(tmpdir(), 'keystone-config-'))
+  t.teardown(() => rm(config, { recursive: true, force: true }))
+  const inFleet = (args: string[], options: { stdin?: string | Buffer } = {}) =>
+    runKeystone(args, { cwd: fleet, config, ...options })
+  const { key, get } = await initVault(inFleet, path.join(work, 'alice.key'))
+  const run = (args: string[], stdin?: string) =>
+    inFleet([...args, '--identity', key], stdin === undefined ? {} : { stdin })
+  return { run, get, key }
 }
 
 export interface AppliedLayout {

@@ -68,11 +68,19 @@ export async function vaultFixture(t: { teardown(fn: () => Promise<void>): void 
 // real age-keygen), the fast path every test but the passphrase ones uses.
 export async function vaultWithAdmin(t: { teardown(fn: () => Promise<void>): void }) {
   const fixture = await vaultFixture(t)
-  const key = path.join(fixture.fleet, 'alice.key')
+  return { ...fixture, ...(await initVault(fixture.run, path.join(fixture.fleet, 'alice.key'))) }
+}
+
+// `secrets init` for admin alice in the fleet `run` works in, with an identity made by the real
+// age-keygen at `key`; `get` decrypts with it.
+export async function initVault(
+  run: (args: string[], options?: { stdin?: string | Buffer }) => Promise<VaultRun>,
+  key: string,
+) {
   await execFileAsync('age-keygen', ['-o', key])
-  const init = await fixture.run(['secrets', 'init', '--admin', 'alice', '--identity', key])
+  const init = await run(['secrets', 'init', '--admin', 'alice', '--identity', key])
   if (init.code !== 0) throw new Error(`secrets init failed: ${init.stderr}`)
   const get = async (secret: string) =>
-    (await fixture.run(['secrets', 'get', secret, '--identity', key])).stdout.toString()
-  return { ...fixture, key, get }
+    (await run(['secrets', 'get', secret, '--identity', key])).stdout.toString()
+  return { key, get }
 }

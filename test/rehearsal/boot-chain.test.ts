@@ -18,13 +18,14 @@ import {
   CREDSTORE_PROMPT,
   needsRehearsal,
   rehearsalFleet,
+  rehearsalVault,
   type Rehearsal,
 } from '../helpers/rehearsal.js'
-import { runKeystone } from '../helpers/vault-cli.js'
+import type { runKeystone } from '../helpers/vault-cli.js'
 
-// Items 3 to 5 of the rehearsal, on one machine, in order: Keystone's credstore units booted by
+// Items 3 to 6 of the rehearsal, on one machine, in order: Keystone's credstore units booted by
 // real systemd in a real initrd; `keystone enroll` over SSH binding the credstore to the
-// machine's TPM; and the unattended reboot.
+// machine's TPM; the unattended reboot; and a PCR 7 change, the recovery key and the re-enroll.
 // Item 3: Keystone's credstore units booted by real systemd in a real initrd.
 // Shared with a NixOS host: the unit definitions (modules/disk/credstore-boot-units.nix, the file
 // modules/disk hands to boot.initrd.systemd), the crypttab options of modules/tpm, the generated
@@ -61,7 +62,7 @@ t.test(
     // Secure Boot's part of enroll (sbctl in the firmware) is not rehearsed here: the TPM only.
     fleet = await rehearsalFleet(machine, [machine.disks[0]!.path], { secureBoot: false })
     const { disko, passphrase } = await applyLayout(t, machine, fleet)
-    vault = await fleetVault(fleet, machine.work)
+    vault = await rehearsalVault(file, fleet, machine.work)
     t.equal(
       (
         await vault.run(
@@ -131,24 +132,6 @@ t.test(
   },
 )
 
-// The fleet's vault, initialised for admin alice with an identity made by the real age-keygen.
-async function fleetVault(fleet: string, work: string) {
-  const config = await mkdtemp(path.join(tmpdir(), 'keystone-config-'))
-  file.teardown(() => rm(config, { recursive: true, force: true }))
-  const key = path.join(work, 'alice.key')
-  await exec('age-keygen', ['-o', key])
-  const run = (args: string[], stdin?: string) =>
-    runKeystone([...args, '--identity', key], {
-      cwd: fleet,
-      config,
-      ...(stdin !== undefined && { stdin }),
-    })
-  const init = await run(['secrets', 'init', '--admin', 'alice'])
-  if (init.code !== 0) throw new Error(`secrets init failed: ${init.stderr}`)
-  const get = async (secret: string) => (await run(['secrets', 'get', secret])).stdout.toString()
-  return { run, get, key }
-}
-
 const credstore = '/dev/zvol/rpool/credstore'
 const tokens = async () =>
   JSON.parse(await machine.sh(`cryptsetup luksDump --dump-json-metadata ${credstore}`)) as {
@@ -210,5 +193,66 @@ t.test(
     t.equal((await machine.sh('zfs get -H -o value keystatus rpool/crypt')).trim(), 'available')
     t.equal((await machine.sh('findmnt -n -o SOURCE /')).trim(), 'rpool/crypt/system')
     t.same(await pcrsNow(), (await record()).pcrs, 'PCRs 1 and 7 as enrolled')
+  },
+)
+
+// Item 6: a new db in the firmware (written in setup mode, as a Secure Boot key enrollment does)
+// moves PCR 7 at the next boot, where the firmware measures the db variable.
+t.test(
+  'PCR 7 moved by a new db: the TPM refuses, the recovery key opens the credstore, and enroll binds it again',
+  { skip, timeout: 900_000 },
+  async (t) => {
+    const before = await record()
+    const dir = await mkdtemp(path.join(tmpdir(), 'keystone-db-'))
+    t.teardown(() => rm(dir, { recursive: true, force: true }))
+    await exec('openssl', [
+      'req',
+      '-new',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=Keystone rehearsal db/',
+      '-keyout',
+      path.join(dir, 'db.key'),
+      '-out',
+      path.join(dir, 'db.crt'),
+    ])
+    // efitools: an EFI signature list of the certificate, written without a signature, which
+    // the firmware accepts only in setup mode (efi-updatevar -e).
+    await machine.sh('cat > /root/db.crt', await readFile(path.join(dir, 'db.crt'), 'utf8'))
+    await machine.sh(
+      'cert-to-efi-sig-list /root/db.crt /root/db.esl && efi-updatevar -e -f /root/db.esl db',
+    )
+    await machine.powerOff()
+
+    const recovery = await vault.get('rehearsal/recovery-key')
+    const { console } = await machine.boot('disks', recovery)
+    t.match(
+      console,
+      /Please enter recovery key for disk [^\n]*credstore/,
+      'the TPM refused: the console asked for the recovery key, and it was typed',
+    )
+    t.equal((await machine.sh('zfs get -H -o value keystatus rpool/crypt')).trim(), 'available')
+    const moved = await pcrsNow()
+    t.not(moved['7'], before.pcrs['7'], 'PCR 7 moved')
+    t.equal(moved['1'], before.pcrs['1'], 'PCR 1 did not')
+
+    const again = await enroll()
+    t.equal(again.code, 0, again.stderr)
+    t.match(again.stdout.toString(), "re-bound the credstore's TPM slot to the values of PCR 7 now")
+    t.same((await record()).pcrs, moved, 'the record holds the values of now')
+    const types = Object.values((await tokens()).tokens)
+      .map((token) => token.type)
+      .sort()
+    t.same(types, ['systemd-recovery', 'systemd-tpm2'], 'one TPM slot, the stale one wiped')
+    t.equal(await vault.get('rehearsal/recovery-key'), recovery, 'the recovery key is kept')
+
+    await machine.powerOff()
+    const next = await machine.boot('disks')
+    t.notMatch(next.console, PROMPT, 'the next boot unlocks by the TPM again, nothing typed')
   },
 )
