@@ -172,12 +172,24 @@ const recipients: CommandModule<
   },
 }
 
+// What a killed Keystone left in memory (a decrypted copy, a deploy's keys) goes first, in one
+// line each.
+async function sweepStaleCopies(): Promise<void> {
+  const { sweepStalePrivateDirs } = await import('../vault/private-file.js')
+  const { runtimeDir } = await import('../config.js')
+  for (const dir of await sweepStalePrivateDirs(runtimeDir()))
+    process.stderr.write(
+      `keystone: removed ${dir}, left in memory by a Keystone process that was killed before it could remove it\n`,
+    )
+}
+
 export const secrets: CommandModule = {
   command: 'secrets <command>',
   describe:
     'The age-encrypted vault in secrets/: init, set, get, edit, list, rm, rotate, rekey, recipients',
   builder: (y) =>
     y
+      .middleware(sweepStaleCopies)
       .command(init)
       .command(set)
       .command(get)

@@ -1,7 +1,8 @@
 import { UserError } from '../errors.js'
 import { ExitCode } from '../exit-codes.js'
 
-// Ctrl-C (or SIGTERM) during a deploy, enroll or update: instead of dying with key material on
+// Ctrl-C (or SIGTERM, or SIGHUP when the terminal goes) during a deploy, enroll, update or
+// secrets edit: instead of dying with key material on
 // disk and a half-run child, the work is aborted — children get SIGTERM through the signal,
 // `finally` blocks wipe what was made — and the command exits 130 like a shell would.
 export class Interrupted extends UserError {
@@ -14,13 +15,14 @@ export class Interrupted extends UserError {
   }
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
 export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController()
   const onSignal = (signal: NodeJS.Signals) => {
     if (!controller.signal.aborted) controller.abort(new Interrupted(signal))
   }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  for (const signal of SIGNALS) process.on(signal, onSignal)
   try {
     const result = await work(controller.signal)
     controller.signal.throwIfAborted()
@@ -31,7 +33,6 @@ export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>
     if (controller.signal.aborted) throw controller.signal.reason
     throw error
   } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    for (const signal of SIGNALS) process.off(signal, onSignal)
   }
 }

@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { editorCommand, loadConfig, runtimeDir } from '../config.js'
+import { withInterrupt } from '../deploy/interrupt.js'
 import { UserError } from '../errors.js'
 import { processOutput } from '../ui/output.js'
 import { recipientOf } from './age.js'
@@ -55,18 +56,19 @@ export async function runSecretsEdit(options: VaultOptions & { ref: string }): P
   const { root, ref, meta, identity } = await open(options, options.ref)
   const before = Buffer.from(await readSecret(root, ref, identity))
   try {
-    const after = await withPrivateFile(before, runtimeDir(), async (file) => {
-      // The editor gets the file's path, never the value; a shell splits "$EDITOR" as git does.
-      const result = spawnSync('/bin/sh', ['-c', `${editorCommand()} "$1"`, 'editor', file], {
-        stdio: 'inherit',
-      })
-      if (result.status !== 0) {
-        throw new UserError(
-          `the editor exited with ${result.status ?? result.signal}; ${refText(ref)} is unchanged`,
-        )
-      }
-      return readPrivateFile(file)
-    })
+    const after = await withInterrupt((signal) =>
+      withPrivateFile(before, runtimeDir(), async (file) => {
+        const result = await runEditor(file, signal)
+        // A signal to Keystone ended the editor: withInterrupt reports it (exit 130), after the
+        // private file is wiped.
+        signal.throwIfAborted()
+        if (result.code !== 0)
+          throw new UserError(
+            `the editor ${result.code === null ? `was killed by ${result.signal}` : `exited with ${result.code}`}; ${refText(ref)} is unchanged`,
+          )
+        return readPrivateFile(file)
+      }),
+    )
     try {
       if (after.equals(before)) {
         out.out(`${refText(ref)} unchanged`)
@@ -82,4 +84,34 @@ export async function runSecretsEdit(options: VaultOptions & { ref: string }): P
   } finally {
     before.fill(0)
   }
+}
+
+// The editor gets the file's path, never the value; a shell splits "$EDITOR" as git does, and
+// `exec` makes the editor the child itself, so that a signal to Keystone reaches it. On a signal
+// the editor is asked to stop (SIGTERM, then SIGKILL after 5 s) and awaited: the file is wiped
+// only once nothing writes it any more.
+function runEditor(
+  file: string,
+  signal: AbortSignal,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', `exec ${editorCommand()} "$1"`, 'editor', file], {
+      stdio: 'inherit',
+    })
+    let kill: NodeJS.Timeout | undefined
+    const stop = () => {
+      child.kill('SIGTERM')
+      kill = setTimeout(() => child.kill('SIGKILL'), 5_000)
+    }
+    signal.addEventListener('abort', stop, { once: true })
+    child.on('error', (error) => {
+      signal.removeEventListener('abort', stop)
+      reject(new UserError(`the editor could not be started: ${error.message}`))
+    })
+    child.on('exit', (code, killedBy) => {
+      clearTimeout(kill)
+      signal.removeEventListener('abort', stop)
+      resolve({ code, signal: killedBy })
+    })
+  })
 }
