@@ -178,11 +178,15 @@ export async function runSecretsRekey(options: VaultOptions & { all: boolean }):
   const recipients = loadRecipients(root)
   const identity = await identityOf(options)
   const unreadable: string[] = []
+  // Keys that could read a secret and no longer may, with what they could read.
+  const dropped = new Map<string, string[]>()
   let rekeyed = 0
   for (const ref of listSecrets(root)) {
     const meta = readMeta(root, ref)
     const current = Object.values(readersOf(recipients, ref.scope))
     if (!options.all && meta !== undefined && meta.fingerprint === fingerprint(current)) continue
+    for (const key of meta?.recipients ?? [])
+      if (!current.includes(key)) dropped.set(key, [...(dropped.get(key) ?? []), refText(ref)])
     let value: Uint8Array
     try {
       value = await readSecret(root, ref, identity)
@@ -199,6 +203,7 @@ export async function runSecretsRekey(options: VaultOptions & { all: boolean }):
     out.out(`rekeyed ${refText(ref)}`)
   }
   out.out(`${rekeyed} secret${rekeyed === 1 ? '' : 's'} rekeyed`)
+  for (const [key, refs] of dropped) out.err(historyWarning(key, refs))
   if (unreadable.length > 0) {
     throw new UserError(
       `${unreadable.length} secret${unreadable.length === 1 ? ' is' : 's are'} not encrypted to you and could not be rekeyed: ${unreadable.join(', ')}`,
@@ -208,6 +213,13 @@ export async function runSecretsRekey(options: VaultOptions & { all: boolean }):
       },
     )
   }
+}
+
+// Rekeying stops a removed recipient from reading what is written from now on, not what git
+// already holds: each old .age file in the history still opens with that key.
+export function historyWarning(key: string, refs: string[]): string {
+  const shown = refs.length > 5 ? [...refs.slice(0, 5), `… (${refs.length} in all)`] : refs
+  return `warning: the removed recipient ${key.slice(0, 12)}…${key.slice(-6)} can still read ${refs.length === 1 ? 'this value' : `these ${refs.length} values`} from git history: ${shown.join(', ')}; replace each with \`keystone secrets rotate <secret>\` (or \`secrets set\`), then \`keystone deploy\` or \`update\` the hosts that use them`
 }
 
 export async function runSecretsRecipients(

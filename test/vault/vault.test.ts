@@ -151,60 +151,77 @@ t.test(
   },
 )
 
-t.test('removing an admin or a host and rekeying locks them out', { skip: skipAge }, async (t) => {
-  const { fleet, run } = await vaultFixture(t)
-  const alice = await ageKeygen(fleet, 'alice')
-  const bob = await ageKeygen(fleet, 'bob')
-  const web1 = await ageKeygen(fleet, 'web1')
-  const desk1 = await ageKeygen(fleet, 'desk1')
-  t.equal((await run(['secrets', 'init', '--admin', 'alice', '--identity', alice.file])).code, 0)
-  for (const [flag, name, key] of [
-    ['--admin', 'bob', bob],
-    ['--host', 'web1', web1],
-    ['--host', 'desk1', desk1],
-  ] as const) {
-    t.equal((await run(['secrets', 'recipients', 'add', key.recipient, flag, name])).code, 0)
-  }
-  t.equal((await run(['secrets', 'set', 'fleet/s3'], { stdin: 'fleet-wide' })).code, 0)
-  t.equal((await run(['secrets', 'set', 'web1/mesh-auth-key'], { stdin: 'only web1' })).code, 0)
-  const read = async (who: { file: string }, secret: string) =>
-    (await run(['secrets', 'get', secret, '--identity', who.file])).code
+t.test(
+  'removing an admin or a host and rekeying locks them out, and says that git history still holds what they could read',
+  { skip: skipAge },
+  async (t) => {
+    const { fleet, run } = await vaultFixture(t)
+    const alice = await ageKeygen(fleet, 'alice')
+    const bob = await ageKeygen(fleet, 'bob')
+    const web1 = await ageKeygen(fleet, 'web1')
+    const desk1 = await ageKeygen(fleet, 'desk1')
+    t.equal((await run(['secrets', 'init', '--admin', 'alice', '--identity', alice.file])).code, 0)
+    for (const [flag, name, key] of [
+      ['--admin', 'bob', bob],
+      ['--host', 'web1', web1],
+      ['--host', 'desk1', desk1],
+    ] as const) {
+      t.equal((await run(['secrets', 'recipients', 'add', key.recipient, flag, name])).code, 0)
+    }
+    t.equal((await run(['secrets', 'set', 'fleet/s3'], { stdin: 'fleet-wide' })).code, 0)
+    t.equal((await run(['secrets', 'set', 'web1/mesh-auth-key'], { stdin: 'only web1' })).code, 0)
+    const read = async (who: { file: string }, secret: string) =>
+      (await run(['secrets', 'get', secret, '--identity', who.file])).code
 
-  t.equal(await read(web1, 'fleet/s3'), 0, 'a host reads fleet secrets')
-  t.equal(await read(web1, 'web1/mesh-auth-key'), 0, 'and its own')
-  t.equal(await read(desk1, 'web1/mesh-auth-key'), 6, 'but not another host’s')
-  t.equal(await read(bob, 'web1/mesh-auth-key'), 0, 'admins read everything')
+    t.equal(await read(web1, 'fleet/s3'), 0, 'a host reads fleet secrets')
+    t.equal(await read(web1, 'web1/mesh-auth-key'), 0, 'and its own')
+    t.equal(await read(desk1, 'web1/mesh-auth-key'), 6, 'but not another host’s')
+    t.equal(await read(bob, 'web1/mesh-auth-key'), 0, 'admins read everything')
 
-  t.equal((await run(['secrets', 'recipients', 'remove', '--admin', 'bob'])).code, 0)
-  t.equal((await run(['secrets', 'recipients', 'remove', '--host', 'web1'])).code, 0)
-  const listed = JSON.parse((await run(['secrets', 'list', '--json'])).stdout.toString()) as {
-    needsRekey: boolean
-  }[]
-  t.ok(
-    listed.every((row) => row.needsRekey),
-    'list shows that the files lag behind the recipients',
-  )
-  const rekey = await run(['secrets', 'rekey', '--identity', alice.file])
-  t.equal(rekey.code, 0, rekey.stderr)
-  t.match(rekey.stdout.toString(), /2 secrets rekeyed/)
+    t.equal((await run(['secrets', 'recipients', 'remove', '--admin', 'bob'])).code, 0)
+    t.equal((await run(['secrets', 'recipients', 'remove', '--host', 'web1'])).code, 0)
+    const listed = JSON.parse((await run(['secrets', 'list', '--json'])).stdout.toString()) as {
+      needsRekey: boolean
+    }[]
+    t.ok(
+      listed.every((row) => row.needsRekey),
+      'list shows that the files lag behind the recipients',
+    )
+    const rekey = await run(['secrets', 'rekey', '--identity', alice.file])
+    t.equal(rekey.code, 0, rekey.stderr)
+    t.match(rekey.stdout.toString(), /2 secrets rekeyed/)
+    const warnings = rekey.stderr.trim().split('\n')
+    t.equal(warnings.length, 2, 'one line for each removed recipient')
+    for (const [who, key] of [
+      ['bob', bob],
+      ['web1', web1],
+    ] as const) {
+      const line = warnings.find((w) => w.includes(key.recipient.slice(0, 12)))
+      t.match(
+        line,
+        /can still read these 2 values from git history: fleet\/s3, web1\/mesh-auth-key; replace each with `keystone secrets rotate <secret>`/,
+        `${who}: what git history still opens, and the command that replaces it`,
+      )
+    }
 
-  t.equal(await read(bob, 'fleet/s3'), 6, 'a removed admin reads nothing after the rekey')
-  t.equal(await read(web1, 'fleet/s3'), 6, 'a removed host neither')
-  t.equal(await read(web1, 'web1/mesh-auth-key'), 6)
-  t.equal(await read(desk1, 'fleet/s3'), 0, 'the remaining host still reads fleet secrets')
-  t.equal(await read(alice, 'web1/mesh-auth-key'), 0)
-  const again = await run(['secrets', 'rekey', '--identity', alice.file])
-  t.match(again.stdout.toString(), /0 secrets rekeyed/, 'a second rekey has nothing to do')
+    t.equal(await read(bob, 'fleet/s3'), 6, 'a removed admin reads nothing after the rekey')
+    t.equal(await read(web1, 'fleet/s3'), 6, 'a removed host neither')
+    t.equal(await read(web1, 'web1/mesh-auth-key'), 6)
+    t.equal(await read(desk1, 'fleet/s3'), 0, 'the remaining host still reads fleet secrets')
+    t.equal(await read(alice, 'web1/mesh-auth-key'), 0)
+    const again = await run(['secrets', 'rekey', '--identity', alice.file])
+    t.match(again.stdout.toString(), /0 secrets rekeyed/, 'a second rekey has nothing to do')
 
-  // An admin who cannot read a secret rekeys the rest and names what is left.
-  t.equal((await run(['secrets', 'recipients', 'add', bob.recipient, '--admin', 'bob'])).code, 0)
-  const byBob = await run(['secrets', 'rekey', '--identity', bob.file])
-  t.equal(byBob.code, 6)
-  t.match(
-    byBob.stderr,
-    /2 secrets are not encrypted to you and could not be rekeyed: fleet\/s3, web1\/mesh-auth-key/,
-  )
-})
+    // An admin who cannot read a secret rekeys the rest and names what is left.
+    t.equal((await run(['secrets', 'recipients', 'add', bob.recipient, '--admin', 'bob'])).code, 0)
+    const byBob = await run(['secrets', 'rekey', '--identity', bob.file])
+    t.equal(byBob.code, 6)
+    t.match(
+      byBob.stderr,
+      /2 secrets are not encrypted to you and could not be rekeyed: fleet\/s3, web1\/mesh-auth-key/,
+    )
+  },
+)
 
 t.test(
   'values never come from argv, and nothing is left in plaintext',
