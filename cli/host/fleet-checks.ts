@@ -1,5 +1,6 @@
 import type { LoadedHost } from './load-host.js'
 import { locateProblem } from './load-host.js'
+import { diskPath } from './disks.js'
 import { problemAt } from './path-problem.js'
 import type { HostProblem } from '../errors.js'
 
@@ -20,6 +21,8 @@ export function checkFleet(hosts: readonly LoadedHost[]): HostProblem[] {
     } else byHostId.set(host.hostId, loaded)
   }
 
+  problems.push(...checkSharedDisks(hosts))
+
   const servers = hosts.filter((h) => h.host.mesh.server)
   for (const extra of servers.slice(1)) {
     problems.push(locateProblem(extra.file, extra.parsed, problemAt(['mesh', 'server'], `the fleet already runs its Headscale server on ${servers[0]!.host.name}`, 'keep mesh.server: true on one host only')))
@@ -33,6 +36,45 @@ export function checkFleet(hosts: readonly LoadedHost[]): HostProblem[] {
         problems.push(locateProblem(client.file, client.parsed, problemAt(['mesh', 'loginServer'], `expected \`${url}\` (the fleet's server on ${server.host.name}), got \`${theirs}\``, 'every host of the fleet joins the same Headscale server')))
       }
     }
+  }
+  return problems
+}
+
+// One disk belongs to one host: the same by-id path or the same pinned serial in two host files
+// means a deploy of one would wipe the other's disk (or one file was copied and not edited).
+function checkSharedDisks(hosts: readonly LoadedHost[]): HostProblem[] {
+  const problems: HostProblem[] = []
+  const owners = new Map<string, { file: string; index: number }>()
+  const names = new Set<string>()
+  for (const loaded of hosts) {
+    // A second file of one host name is reported as that already.
+    if (names.has(loaded.host.name)) continue
+    names.add(loaded.host.name)
+    loaded.host.storage.disks.forEach((entry, index) => {
+      const keys = [`path ${diskPath(entry)}`]
+      const serial = typeof entry === 'string' ? null : entry.serial
+      if (serial !== null) keys.push(`serial ${serial}`)
+      for (const key of keys) {
+        const owner = owners.get(key)
+        if (owner === undefined) {
+          owners.set(key, { file: loaded.file, index })
+          continue
+        }
+        if (owner.file === loaded.file) continue
+        const at =
+          typeof entry === 'string'
+            ? ['storage', 'disks', index]
+            : ['storage', 'disks', index, key.startsWith('path') ? 'path' : 'serial']
+        problems.push(
+          locateProblem(
+            loaded.file,
+            loaded.parsed,
+            problemAt(at, `the disk with ${key.replace(' ', ' `')}\` is already storage.disks[${owner.index}] of ${owner.file}`, 'a disk belongs to one host: name this host’s own disk (`ls -l /dev/disk/by-id/` on it)'),
+          ),
+        )
+        break
+      }
+    })
   }
   return problems
 }

@@ -1,11 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { HOST_NAME_PATTERN } from './host-name.js'
 import { Defaulted, Nullable, StringEnum, type Resolved } from './schema-helpers.js'
 
 // The source of truth for a host file: the TypeScript `Host` type and `schema/host.schema.json`
 // both come from this one definition. Rules that a JSON Schema cannot express (sizes, SSH key
 // blobs, fleet-wide uniqueness) live in `semantic-checks.ts`.
 
-export const HOST_NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'
+export { HOST_NAME_PATTERN, suggestHostName } from './host-name.js'
 const USER_NAME_PATTERN = '^[a-z_][a-z0-9_-]{0,31}$'
 // disko's gpt size type is `100%` or `[0-9]+[KMGTP]?` (nix-community/disko lib/types/gpt.nix).
 const SIZE_PATTERN = '^[1-9][0-9]*[KMGT]$'
@@ -64,8 +65,10 @@ const Ssh = Type.Object(
   { additionalProperties: false, description: 'How the admin laptop reaches the host over SSH.' },
 )
 
+// One name under /dev/disk/by-id/, as udev makes them (letters, digits, `_ - . : + @ , =`, and
+// `\x20`-style escapes): no `..`, no further `/`, no whitespace or control characters.
 const DISK_PATH = {
-  pattern: '^/dev/disk/by-id/[^/]+$',
+  pattern: '^/dev/disk/by-id/(?!\\.\\.?$)([A-Za-z0-9_.:+@,=-]|\\\\x[0-9a-fA-F]{2})+$',
   errorMessage: 'a /dev/disk/by-id/ path',
   'x-hint':
     'device names such as /dev/sda change between boots and can wipe the wrong disk; run `ls -l /dev/disk/by-id/` on the machine and use that path',
@@ -76,7 +79,7 @@ const PinnedDisk = Type.Object(
   {
     path: Type.String({ ...DISK_PATH, description: 'Stable device path of the disk.' }),
     sizeBytes: Defaulted(
-      Nullable(Type.Integer({ minimum: 1 }), {
+      Nullable(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), {
         description: 'Size in bytes as the kernel reports it (`lsblk -bdno SIZE`), pinned at deploy.',
       }),
       null,
@@ -267,7 +270,10 @@ const SyncPath = Type.Object(
 )
 
 const retentionRule = (rule: string) =>
-  Defaulted(Nullable(Type.Integer({ minimum: 1 }), { description: `Snapshots kept by the ${rule} rule.` }), null)
+  Defaulted(
+    Nullable(Type.Integer({ minimum: 1, maximum: 100_000 }), { description: `Snapshots kept by the ${rule} rule.` }),
+    null,
+  )
 
 const Sync = Type.Object(
   {

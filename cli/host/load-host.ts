@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { closeSync, constants, lstatSync, openSync, readFileSync, type Stats } from 'node:fs'
 import path from 'node:path'
 import type { HostProblem } from '../errors.js'
 import type { Host } from './host-schema.js'
@@ -50,14 +50,51 @@ export function loadHostSource(source: string, file: string): LoadResult {
   return problems.length > 0 ? { ok: false, problems } : { ok: true, loaded: { host, file, parsed } }
 }
 
+// What a host file must be: a regular file of hosts/ itself. A symlink could point anywhere (a
+// private key, a device), a FIFO would block the read forever: both are refused by name, from
+// lstat, without being opened.
+const NOT_REGULAR: [(info: Stats) => boolean, string][] = [
+  [(info) => info.isSymbolicLink(), 'a symbolic link'],
+  [(info) => info.isDirectory(), 'a directory'],
+  [(info) => info.isFIFO(), 'a FIFO'],
+  [(info) => info.isSocket(), 'a socket'],
+  [(info) => info.isBlockDevice() || info.isCharacterDevice(), 'a device'],
+]
+
+// The most of a host file Keystone reads: far more than any host needs.
+export const MAX_HOST_FILE_BYTES = 1 << 20
+
 // Reads synchronously, like fs/read-if-exists.ts: a fleet is hundreds of small files.
 export async function loadHostFile(absolutePath: string, file: string): Promise<LoadResult> {
+  const refuse = (message: string, hint?: string): LoadResult => ({
+    ok: false,
+    problems: [{ file, line: 1, col: 1, path: '', message, ...(hint !== undefined && { hint }) }],
+  })
   let source: string
   try {
-    source = readFileSync(absolutePath, 'utf8')
+    const info = lstatSync(absolutePath)
+    const kind = NOT_REGULAR.find(([test]) => test(info))?.[1]
+    if (kind !== undefined)
+      return refuse(
+        `is ${kind}, not a regular file; it was not opened`,
+        `host files are plain files in hosts/: replace it with the file itself, or move it out of hosts/`,
+      )
+    if (info.size > MAX_HOST_FILE_BYTES)
+      return refuse(
+        `is ${info.size} bytes, more than a host file may be (${MAX_HOST_FILE_BYTES})`,
+        'a host file holds one host’s settings: see `keystone host new <name>`',
+      )
+    // O_NOFOLLOW: a file swapped for a symlink after the lstat is still not followed.
+    const fd = openSync(absolutePath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    try {
+      source = readFileSync(fd, 'utf8')
+    } finally {
+      closeSync(fd)
+    }
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message
-    return { ok: false, problems: [{ file, line: 1, col: 1, path: '', message: `cannot read the host file: ${reason}` }] }
+    const code = (error as NodeJS.ErrnoException).code
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'ELOOP' ? 'it is a symbolic link' : (code ?? 'unreadable')
+    return refuse(`cannot read the host file: ${reason}`)
   }
   return loadHostSource(source, file)
 }

@@ -33,6 +33,15 @@ export function parseYaml(source: string): ParsedYaml {
   }
   const errors = explainErrors(doc, source, at).map(({ offset, ...rest }) => ({ position: at(offset), ...rest }))
 
+  // Deeper than any host file nests: refused before anything walks it recursively.
+  const deep = errors.length === 0 ? tooDeep(doc.contents) : undefined
+  if (deep !== undefined)
+    errors.push({
+      position: at(deep),
+      message: `nested more than ${MAX_DEPTH} levels deep here`,
+      hint: 'a host file nests a few levels at most: write this value as text, a list or a flat mapping',
+    })
+
   let value: unknown = null
   if (errors.length === 0) {
     try {
@@ -127,10 +136,30 @@ function structureErrors(doc: Document.Parsed): Explained[] {
   return found
 }
 
+const MAX_DEPTH = 32
+
+// The offset of the first collection nested deeper than MAX_DEPTH, walked without recursion.
+function tooDeep(root: unknown): number | undefined {
+  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 0 }]
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!
+    if (!isCollection(node)) continue
+    if (depth >= MAX_DEPTH) return node.range?.[0] ?? 0
+    for (const item of node.items as unknown[])
+      if (isPair(item)) {
+        stack.push({ node: item.key, depth: depth + 1 }, { node: item.value, depth: depth + 1 })
+      } else stack.push({ node: item, depth: depth + 1 })
+  }
+  return undefined
+}
+
 // Rewords messages that name parser internals, and moves those that point far from the mistake.
 function explainError(doc: Document.Parsed, source: string, error: YAMLError, end: number, at: (offset: number) => Position): Explained {
   const start = error.pos[0]
   const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
+  // The parser itself ran out of stack: the nesting, not the syntax, is the problem.
+  if (/Maximum call stack size exceeded/.test(message))
+    return { offset: start, message: 'nested too deeply to read', hint: 'a host file nests a few levels at most: write this value as text, a list or a flat mapping' }
   switch (error.code) {
     case 'TAG_RESOLVE_FAILED':
       return { offset: start, message: `unknown tag \`${source.slice(start, error.pos[1])}\``, hint: 'remove the tag; a host file holds only text, numbers, true/false, lists and mappings' }

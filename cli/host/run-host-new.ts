@@ -8,7 +8,7 @@ import { loadConfig } from '../config.js'
 import { HostFileError, UsageError, UserError } from '../errors.js'
 import { writeFileAtomic } from '../fs/write-file-atomic.js'
 import { processOutput, type Output } from '../ui/output.js'
-import { HOST_NAME_PATTERN } from './host-schema.js'
+import { HOST_NAME_PATTERN, suggestHostName } from './host-schema.js'
 import { HOSTS_DIR } from './load-fleet.js'
 import { loadHostSource } from './load-host.js'
 import { renderHostFile, type NewHostValues } from './render-host-file.js'
@@ -112,7 +112,7 @@ async function gatherValues(options: HostNewOptions, ask: Ask | undefined): Prom
 export async function runHostNew(options: HostNewOptions): Promise<string> {
   const output = options.output ?? processOutput
   if (!new RegExp(HOST_NAME_PATTERN).test(options.name)) {
-    throw new UsageError(`expected a host name of lowercase letters, digits and -, got \`${options.name}\``, 'e.g. `keystone host new web2`')
+    throw new UsageError(`expected a host name of lowercase letters, digits and -, got \`${options.name}\``, `e.g. \`keystone host new ${suggestHostName(options.name)}\``)
   }
   const { fleetRoot } = loadConfig(options)
   const file = `${HOSTS_DIR}/${options.name}.yaml`

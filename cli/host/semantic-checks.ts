@@ -1,8 +1,9 @@
 import { posix } from 'node:path'
 import { diskPath } from './disks.js'
-import type { Host } from './host-schema.js'
-import { problemAt, type PathProblem } from './path-problem.js'
-import { parseSize } from './sizes.js'
+import { HOST_NAME_PATTERN, type Host } from './host-schema.js'
+import { oneLine, problemAt, type PathProblem } from './path-problem.js'
+import { unsafePath } from './safe-path.js'
+import { formatBytes, parseSize } from './sizes.js'
 import { checkSshPublicKey } from './ssh-keys.js'
 import { checkZfsProperty, type PropertyProblem } from './zfs-properties.js'
 
@@ -25,6 +26,11 @@ const HOST_NAME = /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$/
 const IPV6 = /^[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f.]*(%[A-Za-z0-9_.-]+)?$/
 const MIN_ESP_BYTES = 256 * 2 ** 20
 const MIN_CREDSTORE_BYTES = 16 * 2 ** 20
+// Beyond any disk made today (a petabyte): a bigger size is a typo, and sums of such sizes stop
+// being exact numbers.
+const MAX_DISK_BYTES = 2 ** 50
+// The least a pool that takes "the rest of the disk" should get.
+const MIN_POOL_BYTES = 2 ** 30
 
 export function checkHost(host: Host, fileStem: string): PathProblem[] {
   return [
@@ -43,9 +49,11 @@ export function checkHost(host: Host, fileStem: string): PathProblem[] {
 function checkIdentity(host: Host, fileStem: string): PathProblem[] {
   const problems: PathProblem[] = []
   if (host.name !== fileStem) {
-    problems.push(
-      problemAt(['name'], `expected \`${fileStem}\` (the file name), got \`${host.name}\``, `rename the file to hosts/${host.name}.yaml or set name: ${fileStem}`),
-    )
+    // Only names that would pass are offered: a file name that is no host name is not one.
+    const hint = new RegExp(HOST_NAME_PATTERN).test(fileStem)
+      ? `rename the file to hosts/${host.name}.yaml or set name: ${fileStem}`
+      : `rename the file to hosts/${host.name}.yaml (\`${fileStem}\` is not a host name)`
+    problems.push(problemAt(['name'], `expected \`${fileStem}\` (the file name), got \`${host.name}\``, hint))
   }
   if (host.hostId === '00000000') {
     problems.push(
@@ -68,6 +76,8 @@ function checkAccess(host: Host): PathProblem[] {
   const problems: PathProblem[] = []
   const { address } = host.ssh
   // host:port has one colon, an IPv6 address several; `[v6]:port` is the bracketed form.
+  if (address.length > 253)
+    return [problemAt(['ssh', 'address'], `expected a host name or IP address, got ${address.length} characters`, 'a DNS name has at most 253 characters: write the host name or IP address alone')]
   const withPort = /^[^:]+:\d+$/.test(address) || /^\[.*\]:\d+$/.test(address)
   const wrongAddress = (hint: string) => problemAt(['ssh', 'address'], `expected a host name or IP address, got \`${address}\``, hint)
   if (address.includes('@')) problems.push(wrongAddress('put the login name in ssh.user, not in the address'))
@@ -115,7 +125,31 @@ function checkDisks(host: Host): PathProblem[] {
 
 function checkSizes(host: Host): PathProblem[] {
   const problems: PathProblem[] = []
-  const { espSize, credstoreSize } = host.storage
+  const { espSize, credstoreSize, swapSize, poolSize, disks } = host.storage
+  const sizes = [
+    ['espSize', espSize],
+    ['credstoreSize', credstoreSize],
+    ['swapSize', swapSize],
+    ['poolSize', poolSize],
+  ] as const
+  for (const [key, value] of sizes) {
+    if (value === 0 || value === '0' || value === '100%') continue
+    const bytes = parseSize(value)
+    if (bytes === undefined || bytes > MAX_DISK_BYTES)
+      problems.push(problemAt(['storage', key], `\`${value}\` is larger than any disk (at most ${formatBytes(MAX_DISK_BYTES)})`, 'write the size in G or T as the disk has it, e.g. 8G'))
+  }
+  if (problems.length > 0) return problems
+  // With the sizes deploy pinned, what the layout puts on each disk must fit on it.
+  disks.forEach((entry, i) => {
+    const size = typeof entry === 'string' ? null : entry.sizeBytes
+    if (size === null) return
+    const esp = i === 0 || host.storage.layout === 'mirror' ? parseSize(espSize)! : 0
+    const swap = i === disks.length - 1 && swapSize !== 0 && swapSize !== '0' ? parseSize(swapSize)! : 0
+    const pool = poolSize === '100%' ? MIN_POOL_BYTES : parseSize(poolSize)!
+    const needed = esp + swap + pool
+    if (needed > size)
+      problems.push(problemAt(['storage', 'disks', i, 'sizeBytes'], `the disk holds ${formatBytes(size)} (${size} bytes), less than the ${formatBytes(needed)} the layout puts on it (ESP ${formatBytes(esp) || 0}, swap ${formatBytes(swap) || 0}, pool ${poolSize === '100%' ? `at least ${formatBytes(MIN_POOL_BYTES)}` : poolSize})`, 'make swapSize (or poolSize) smaller, or name a bigger disk'))
+  })
   if ((parseSize(espSize) ?? 0) < MIN_ESP_BYTES) {
     problems.push(problemAt(['storage', 'espSize'], `expected at least 256M, got \`${espSize}\``, 'Lanzaboote keeps several signed kernels on the ESP; 1G is a safe size'))
   }
@@ -154,6 +188,7 @@ function checkDatasets(host: Host): PathProblem[] {
       problems.push(problemAt(at('name'), `\`${dataset.name}\` is already storage.datasets[${firstName}]`, 'give each dataset its own name'))
     } else names.set(dataset.name, i)
     const { mountpoint } = dataset
+    const before = problems.length
     if (mountpoint !== null) {
       // `/srv/../nix` is /nix too.
       const normalised = posix.normalize(mountpoint).replace(/\/+$/, '') || '/'
@@ -167,6 +202,10 @@ function checkDatasets(host: Host): PathProblem[] {
       if (firstMount !== undefined) {
         problems.push(problemAt(at('mountpoint'), `\`${mountpoint}\` is already the mountpoint of storage.datasets[${firstMount}]`, 'mount each dataset in its own place'))
       } else mountpoints.set(normalised, i)
+      // What a mount unit or fstab line could misread, when nothing above said more.
+      const unsafe = unsafePath(mountpoint)
+      if (unsafe !== undefined && problems.length === before)
+        problems.push(problemAt(at('mountpoint'), `\`${shownPath(mountpoint)}\` ${unsafe.reason}`, unsafe.hint))
     }
     for (const [name, value] of Object.entries(dataset.options)) {
       const problem = checkZfsProperty(name, value)
@@ -202,6 +241,21 @@ function checkMesh(host: Host): PathProblem[] {
   return problems
 }
 
+// A path as an error quotes it: one line, not longer than a line of the file should be.
+function shownPath(path: string): string {
+  const line = oneLine(path)
+  return line.length > 80 ? `${line.slice(0, 77)}...` : line
+}
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
+const MAX_INTERVAL_SECONDS = 365 * 86400
+function intervalSeconds(interval: string): number | undefined {
+  const match = /^([1-9][0-9]*)([smhd])$/.exec(interval)
+  if (match === null) return undefined
+  const seconds = Number(match[1]) * UNIT_SECONDS[match[2]!]!
+  return Number.isSafeInteger(seconds) ? seconds : undefined
+}
+
 function checkSync(host: Host): PathProblem[] {
   const { sync } = host
   const problems: PathProblem[] = []
@@ -214,6 +268,21 @@ function checkSync(host: Host): PathProblem[] {
   if (sync.endpoint !== null && sync.store !== null && !sync.store.startsWith('s3://')) {
     problems.push(problemAt(['sync', 'endpoint'], 'an endpoint only applies to an s3:// store', 'remove sync.endpoint, or use an s3:// store'))
   }
+  sync.paths.forEach((entry, i) => {
+    const unsafe = unsafePath(entry.path)
+    if (unsafe !== undefined)
+      problems.push(problemAt(['sync', 'paths', i, 'path'], `\`${shownPath(entry.path)}\` ${unsafe.reason}`, unsafe.hint))
+    else if (entry.path === '/' && entry.mode === 'two-way')
+      problems.push(problemAt(['sync', 'paths', i, 'path'], 'a two-way path of / would let every other host write all of this one', 'sync the directories that are shared, e.g. /srv/shared'))
+  })
+  if (sync.store?.startsWith('file://') === true) {
+    const folder = sync.store.slice('file://'.length)
+    const unsafe = unsafePath(folder)
+    if (unsafe !== undefined) problems.push(problemAt(['sync', 'store'], `the folder \`${shownPath(folder)}\` ${unsafe.reason}`, unsafe.hint))
+  }
+  const seconds = intervalSeconds(sync.interval)
+  if (seconds === undefined || seconds > MAX_INTERVAL_SECONDS)
+    problems.push(problemAt(['sync', 'interval'], `expected at most 365d between two passes, got \`${sync.interval}\``, 'a pass a day (1d) or more often keeps the heartbeats meaningful'))
   const paths = sync.paths.map((p) => posix.normalize(p.path).replace(/\/+$/, ''))
   paths.forEach((path, i) => {
     const j = paths.findIndex((other, k) => k !== i && (other === path ? k < i : path.startsWith(other + '/')))

@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import { closestMatch } from '../ui/closest-match.js'
+import { HOST_NAME_PATTERN, suggestHostName } from './host-name.js'
 import { shippedSchemaText } from './shipped-schema.js'
 import type { PathSegment } from './parse-yaml.js'
 import type { PathProblem } from './path-problem.js'
@@ -35,7 +36,12 @@ function validator(): ValidateFunction {
 // `got` in a message: the value itself for scalars, its kind for the rest.
 export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'nothing'
-  if (typeof value === 'string') return `\`${value.length > 60 ? value.slice(0, 57) + '...' : value}\``
+  // A short quote: never more than a line of the file, and never much of a value that should
+  // not have been there.
+  if (typeof value === 'string') {
+    const line = value.split('\n')[0]!
+    return `\`${line.length > 40 || line !== value ? line.slice(0, 37) + '...' : line}\``
+  }
   if (typeof value === 'number' || typeof value === 'boolean') return `\`${value}\``
   if (Array.isArray(value)) return 'a list'
   return 'a mapping'
@@ -130,8 +136,13 @@ function translate(error: ErrorObject, sourceText: SourceText): Translated {
         guess === undefined ? undefined : `did you mean \`${guess}\`?`,
       )
     }
-    case 'pattern':
-      return withHint(`expected ${schema.errorMessage ?? `text matching ${(error.params as { pattern: string }).pattern}`}, got ${got}`)
+    case 'pattern': {
+      const message = `expected ${schema.errorMessage ?? `text matching ${(error.params as { pattern: string }).pattern}`}, got ${got}`
+      // A host name is offered that passes, rather than a rule to apply by hand.
+      if ((error.params as { pattern: string }).pattern === HOST_NAME_PATTERN && typeof error.data === 'string')
+        return withHint(message, `write \`${suggestHostName(error.data)}\`, and name the file after it`)
+      return withHint(message)
+    }
     case 'minItems': {
       const limit = (error.params as { limit: number }).limit
       const count = Array.isArray(error.data) ? error.data.length : 0

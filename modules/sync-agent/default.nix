@@ -30,6 +30,11 @@ let
   isS3 = lib.hasPrefix "s3://" cfg.store;
   # A folder store is written by the agent like a two-way path; both exist before it starts.
   writable = import ./writable-paths.nix { inherit (cfg) store paths; };
+  inherit (import ./safe-path.nix) isSafePath;
+  # lib.types.addCheck: the string type, and the rule of safe-path.nix on top.
+  safePath = lib.types.addCheck lib.types.str isSafePath // {
+    description = "absolute path in plain form (letters, digits and . _ - + @ , = : only)";
+  };
   inherit (writable) fileStore twoWay;
   backupPaths = map (p: p.path) (lib.filter (p: p.mode == "backup") cfg.paths);
   seconds = toString cfg.intervalSeconds;
@@ -171,7 +176,14 @@ in
     };
 
     store = lib.mkOption {
-      type = lib.types.strMatching "(s3|file)://.+";
+      # A folder store's path reaches ReadWritePaths= and tmpfiles.d: it obeys the paths' rule.
+      type =
+        lib.types.addCheck (lib.types.strMatching "(s3|file)://.+") (
+          store: !(lib.hasPrefix "file://" store) || isSafePath (lib.removePrefix "file://" store)
+        )
+        // {
+          description = "s3://<bucket>/<prefix>, or file:// and an absolute path in plain form";
+        };
       example = "s3://fleet-backups/keystone";
       description = ''
         Where the encrypted repository lives: `s3://<bucket>/<prefix>` on any S3-compatible
@@ -208,7 +220,7 @@ in
         lib.types.submodule {
           options = {
             path = lib.mkOption {
-              type = lib.types.strMatching "/.*";
+              type = safePath;
               example = "/var/lib/important";
               description = "An absolute directory to sync.";
             };
@@ -316,6 +328,14 @@ in
 
   config = lib.mkIf cfg.enable {
     assertions = [
+      {
+        # Two-way sync of / would let other hosts write anywhere in this one.
+        assertion = !(lib.any (p: p.mode == "two-way" && p.path == "/") cfg.paths);
+        message = ''
+          keystone.syncAgent: a two-way path of / would let every other host write all of this
+          one; sync the directories that are shared, e.g. { path = "/srv/shared"; mode = "two-way"; }
+        '';
+      }
       {
         assertion = cfg.paths != [ ];
         message = ''

@@ -42,6 +42,7 @@ t.test('dataset mountpoints are compared as normalised paths', async (t) => {
   t.same(
     checkHost(host, 'web1').map((p) => [p.path.join('.'), p.message]),
     [
+      ['storage.datasets.0.mountpoint', '`/srv//a/` is not in its plain form (`.` or `..` segments, `//` or a trailing `/`)'],
       ['storage.datasets.1.mountpoint', '`/srv/x/../a` is already the mountpoint of storage.datasets[0]'],
       ['storage.datasets.2.mountpoint', '`/var/./` (that is, /var) is mounted by Keystone'],
     ],
