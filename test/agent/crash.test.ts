@@ -7,8 +7,11 @@ import { tempDir } from '../helpers/agent.js'
 // `verify` accepts the repository; restores equal the last committed snapshot byte for byte; at
 // the end the next pass converges (reads nothing, uploads only its snapshot).
 // bench/fault-injection.mjs runs the same loop with 500 kills.
+// About two minutes alone; more beside the rehearsal machines' emulated CPUs, beyond tap's 300 s.
+t.setTimeout(900_000)
 t.test(
   '50 SIGKILLs during backups: verify accepts, restores match, the next pass converges',
+  { timeout: 900_000 },
   async (t) => {
     const work = await tempDir('crash')
     const result = await runFaultInjection({
