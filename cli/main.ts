@@ -13,6 +13,8 @@ import { rehearse } from './commands/rehearse.js'
 import { secrets } from './commands/secrets.js'
 import { UsageError } from './errors.js'
 import { isDebug } from './config.js'
+import { ExitCode } from './exit-codes.js'
+import { recordInternalError } from './ui/record-internal-error.js'
 import { reportError } from './ui/report-error.js'
 
 // The command line: builds the parser and maps every outcome to an exit code (STYLE.md §1, §8).
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
     await parser.parseAsync()
   } catch (error) {
     process.exitCode = reportError(error, write, isDebug())
+    if (process.exitCode === ExitCode.internal) recordInternalError(error)
     if (error instanceof UsageError && error.hint === undefined) {
       write('  usage: keystone <command> [options] — see `keystone --help`')
     }
