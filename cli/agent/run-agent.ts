@@ -236,7 +236,13 @@ export async function runSnapshots(args: AgentArgs & { json: boolean }): Promise
 }
 
 export async function runRestore(
-  args: AgentArgs & { snapshot: string; path?: string; target: string; overwrite: boolean },
+  args: AgentArgs & {
+    snapshot: string
+    path?: string
+    target: string
+    overwrite: boolean
+    keepPartial?: boolean
+  },
 ) {
   const out = args.output ?? processOutput
   await withAgent(args, async ({ repo, settings }) => {
@@ -244,6 +250,7 @@ export async function runRestore(
     const r = await restore(repo, chosen, {
       target: args.target,
       overwrite: args.overwrite,
+      keepPartial: args.keepPartial === true,
       ...(args.path !== undefined && { include: args.path }),
     })
     out.out(

@@ -315,7 +315,13 @@ const snapshots: CommandModule<object, Common & { json: boolean }> = {
 
 const restore: CommandModule<
   object,
-  Common & { snapshot: string; path?: string; target: string; overwrite: boolean }
+  Common & {
+    snapshot: string
+    path?: string
+    target: string
+    overwrite: boolean
+    'keep-partial': boolean
+  }
 > = {
   command: 'restore <snapshot> [path]',
   describe: 'Restore a snapshot (`latest` or an id), or one path of it, under a target directory',
@@ -340,6 +346,11 @@ const restore: CommandModule<
         default: false,
         describe: 'restore into a non-empty target',
       })
+      .option('keep-partial', {
+        type: 'boolean',
+        default: false,
+        describe: 'keep what can be read of a file whose data is damaged, as <name>.partial',
+      })
       .example('$0 agent restore latest --target /tmp/r', 'everything, under /tmp/r') as never,
   handler: async (args) => {
     const { runRestore } = await load()
@@ -348,6 +359,7 @@ const restore: CommandModule<
       snapshot: args.snapshot,
       target: args.target,
       overwrite: args.overwrite,
+      keepPartial: args['keep-partial'],
       ...(args.path !== undefined && { path: args.path }),
     })
   },

@@ -1,4 +1,5 @@
 import { UserError } from '../../errors.js'
+import { ExitCode } from '../../exit-codes.js'
 
 // Where a repository's objects live: a local folder or an S3 bucket. Every object is written
 // once under its final name (packs, indexes and snapshots are named by their content), so the
@@ -37,10 +38,15 @@ export class StoreUnavailable extends UserError {
   }
 }
 
-export class ObjectMissing extends Error {
+// An object the repository names is not in the store. Where nothing expects that (a lease or a
+// first key may be missing), it is lost data: exit 3 with the object named, as for a damaged one.
+export class ObjectMissing extends UserError {
   override name = 'ObjectMissing'
   constructor(readonly object: string) {
-    super(`${object}: no such object in the store`)
+    super(`${object}: no such object in the store`, {
+      exitCode: ExitCode.integrity,
+      hint: 'the store lost an object the repository needs; restore it from another copy of the store, or run `keystone agent verify` to list every missing object',
+    })
   }
 }
 
