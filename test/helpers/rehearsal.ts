@@ -114,6 +114,8 @@ export async function bootRehearsal(
       { name: 'rehearsal', address: '127.0.0.1', port: up.config.sshPort, user: 'root' },
       { identityFile: keyFile },
       { pinned: loadRehearsalImage().manifest.sshHostKey },
+      // An emulated guest beside other emulated guests can take longer than 20 s to answer.
+      { readyTimeoutMs: 120_000 },
     )
   const sh = async (command: string, stdin?: string | Uint8Array) => {
     const session = await ssh()
