@@ -32,10 +32,15 @@ export interface HostProblem {
   hint?: string
 }
 
+// Each part is cut to a sane width: a message may quote the file (a parser quotes the token it
+// stopped at), and a line of the file may be a hundred kilobytes long.
+const MAX_PART = 300
+const cut = (text: string) => (text.length > MAX_PART ? `${text.slice(0, MAX_PART - 3)}...` : text)
+
 export function formatProblem(p: HostProblem): string {
-  const where = p.path === '' ? '' : `${p.path}: `
-  const hint = p.hint === undefined ? '' : ` — hint: ${p.hint}`
-  return `${p.file}:${p.line}:${p.col}: ${where}${p.message}${hint}`
+  const where = p.path === '' ? '' : `${cut(p.path)}: `
+  const hint = p.hint === undefined ? '' : ` — hint: ${cut(p.hint)}`
+  return `${p.file}:${p.line}:${p.col}: ${where}${cut(p.message)}${hint}`
 }
 
 // Every problem found in one or more host files, reported together rather than one per run.

@@ -4,12 +4,12 @@ import { appendFileSync } from 'node:fs'
 // appends one JSON line there: the command (the first words of argv, which never hold a secret)
 // and the message. The test suite sets it and fails when the file is not empty afterwards
 // (scripts/tap-after.mjs), so no test passes while the CLI it drives hits a bug.
-export function recordInternalError(error: unknown): void {
+export function recordInternalError(error: unknown, argv: readonly string[]): void {
   const log = process.env['KEYSTONE_INTERNAL_ERROR_LOG']
   if (log === undefined || log === '') return
   const message = error instanceof Error ? error.message : String(error)
   const line = JSON.stringify({
-    command: process.argv.slice(2, 4).join(' '),
+    command: argv.slice(0, 2).join(' '),
     cwd: process.cwd(),
     message: message.slice(0, 300),
   })

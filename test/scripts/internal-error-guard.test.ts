@@ -29,7 +29,7 @@ t.test('an internal error is recorded, and the after script fails the run on it'
     if (saved === undefined) delete process.env['KEYSTONE_INTERNAL_ERROR_LOG']
     else process.env['KEYSTONE_INTERNAL_ERROR_LOG'] = saved
   })
-  recordInternalError(new TypeError('Cannot read properties of undefined'))
+  recordInternalError(new TypeError('Cannot read properties of undefined'), ['agent', 'restore'])
   const line = JSON.parse((await readFile(log, 'utf8')).trim()) as { message: string }
   t.equal(line.message, 'Cannot read properties of undefined')
 
