@@ -40,7 +40,7 @@ in
     ${installLib.testScriptHelpers installed}
 
     ssh = "ssh -tt -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/keystone-known-hosts -p 2222"
-    disks = make_disks(["ks-disk0", "ks-disk1"])
+    disks = make_disks(["ks-disk2", "ks-disk3"])
 
     # install on both mirror disks
     os.environ["QEMU_OPTS"] = " ".join(drive_flags(disks))

@@ -196,11 +196,11 @@ async function restoreInto(
     }
     if (failure !== undefined) throw failure
 
-    const notRestored: string[] = []
+    const notRestored = new Set<string>()
     for (const [real, packs] of packsOf) {
       const file = temporary(real)
       if ([...packs].some((pack) => lost.has(pack))) {
-        notRestored.push(path.relative(target, real))
+        notRestored.add(real)
         // A one-chunk file whose blob failed was never written: nothing to keep.
         if (options.keepPartial === true && existsSync(file)) renameSync(file, `${real}.partial`)
         else rmSync(file, { force: true })
@@ -215,11 +215,10 @@ async function restoreInto(
       renameSync(file, real)
     }
     packsOf.clear()
-    if (notRestored.length > 0) {
-      const skipped = new Set(notRestored.map((relative) => base + relative))
+    if (notRestored.size > 0) {
       // The directories, symlinks and other files are restored all the same, with their metadata.
       await finishTree(
-        entries.filter((e) => e.type !== 'file' || !skipped.has(where(e))),
+        entries.filter((e) => e.type !== 'file' || !notRestored.has(where(e))),
         where,
       )
       const first = [...lost.values()][0]!
@@ -228,7 +227,7 @@ async function restoreInto(
           ? first.message
           : `${lost.size} objects damaged or missing, first ${first.message}`
       throw new RestoreIncomplete(
-        notRestored,
+        [...notRestored].map((real) => path.relative(target, real)),
         [...lost.values()].map((error) => error.object),
         reason,
         options.keepPartial === true,

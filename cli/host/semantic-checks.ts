@@ -1,5 +1,6 @@
 import { posix } from 'node:path'
 import { diskPath } from './disks.js'
+import { durationSeconds } from './durations.js'
 import { HOST_NAME_PATTERN, type Host } from './host-schema.js'
 import { oneLine, problemAt, type PathProblem } from './path-problem.js'
 import { unsafePath } from './safe-path.js'
@@ -247,14 +248,7 @@ function shownPath(path: string): string {
   return line.length > 80 ? `${line.slice(0, 77)}...` : line
 }
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
 const MAX_INTERVAL_SECONDS = 365 * 86400
-function intervalSeconds(interval: string): number | undefined {
-  const match = /^([1-9][0-9]*)([smhd])$/.exec(interval)
-  if (match === null) return undefined
-  const seconds = Number(match[1]) * UNIT_SECONDS[match[2]!]!
-  return Number.isSafeInteger(seconds) ? seconds : undefined
-}
 
 function checkSync(host: Host): PathProblem[] {
   const { sync } = host
@@ -280,8 +274,9 @@ function checkSync(host: Host): PathProblem[] {
     const unsafe = unsafePath(folder)
     if (unsafe !== undefined) problems.push(problemAt(['sync', 'store'], `the folder \`${shownPath(folder)}\` ${unsafe.reason}`, unsafe.hint))
   }
-  const seconds = intervalSeconds(sync.interval)
-  if (seconds === undefined || seconds > MAX_INTERVAL_SECONDS)
+  // The schema has checked the form; a number this large is no longer exact, or a year away.
+  const seconds = durationSeconds(sync.interval)
+  if (!Number.isSafeInteger(seconds) || seconds > MAX_INTERVAL_SECONDS)
     problems.push(problemAt(['sync', 'interval'], `expected at most 365d between two passes, got \`${sync.interval}\``, 'a pass a day (1d) or more often keeps the heartbeats meaningful'))
   const paths = sync.paths.map((p) => posix.normalize(p.path).replace(/\/+$/, ''))
   paths.forEach((path, i) => {

@@ -1,4 +1,5 @@
 import { diskPaths } from '../host/disks.js'
+import { durationSeconds } from '../host/durations.js'
 import type { Host } from '../host/host-schema.js'
 import { parseSize } from '../host/sizes.js'
 import type { NixValue } from './emit.js'
@@ -57,8 +58,3 @@ export function renderKeystoneOptions(host: Host): NixValue {
   }
 }
 
-// `15m` → 900: the host file's durations, as the schema allows them.
-function durationSeconds(text: string): number {
-  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd']
-  return Number(text.slice(0, -1)) * unit
-}

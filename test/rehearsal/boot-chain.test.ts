@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { runtimeDir } from '../../cli/config.js'
+import { makePrivateDir, removePrivateDir } from '../../cli/vault/private-file.js'
 import {
   bootFactsOf,
   crypttabOptions,
@@ -203,8 +204,9 @@ t.test(
   { skip, timeout: 900_000 },
   async (t) => {
     const before = await record()
-    const dir = await mkdtemp(path.join(tmpdir(), 'keystone-db-'))
-    t.teardown(() => rm(dir, { recursive: true, force: true }))
+    // Private keys: in memory, never in /tmp.
+    const dir = await makePrivateDir(runtimeDir(), 'db-')
+    t.teardown(() => removePrivateDir(dir))
     await exec('openssl', [
       'req',
       '-new',

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
+import { runtimeDir } from '../../cli/config.js'
+import { makePrivateDir, removePrivateDir } from '../../cli/vault/private-file.js'
 import { placeSecureBootKeys } from '../../cli/deploy/make-key-material.js'
 import { parseBootctlStatus, planSecureBootSteps } from '../../cli/deploy/secure-boot-state.js'
 import { loadFleet } from '../../cli/host/load-fleet.js'
@@ -57,8 +58,9 @@ t.test(
     const host = loaded!.host
 
     // The host's keys, made and kept as deploy makes them, and placed in its extra-files tree.
-    const scratch = await mkdtemp(path.join(tmpdir(), 'keystone-sb-'))
-    t.teardown(() => rm(scratch, { recursive: true, force: true }))
+    // Private keys: in memory, never in /tmp.
+    const scratch = await makePrivateDir(runtimeDir(), 'sb-')
+    t.teardown(() => removePrivateDir(scratch))
     const secret = (await readFile(vault.key, 'utf8'))
       .split('\n')
       .find((line) => line.startsWith('AGE-SECRET-KEY-'))!

@@ -1,11 +1,11 @@
 # Generated from hosts/unlock1.yaml by `keystone generate unlock1` — do not edit.
-# digest: sha256:cc3e882571f3dbc30a1ea568f0310740
+# digest: sha256:20703f966b0d7e9e56250a2cab8e80f2
 {
   disko.devices = {
     disk = {
       disk0 = {
         type = "disk";
-        device = "/dev/disk/by-id/virtio-ks-disk0";
+        device = "/dev/disk/by-id/virtio-ks-disk2";
         content = {
           type = "gpt";
           partitions = {
@@ -33,7 +33,7 @@
       };
       disk1 = {
         type = "disk";
-        device = "/dev/disk/by-id/virtio-ks-disk1";
+        device = "/dev/disk/by-id/virtio-ks-disk3";
         content = {
           type = "gpt";
           partitions = {

@@ -1,5 +1,5 @@
 # Generated from hosts/unlock1.yaml by `keystone generate unlock1` — do not edit.
-# digest: sha256:018634ad59d22de37a927970954964a7
+# digest: sha256:bf806a9f1e55788cafca304112b32386
 {
   networking = {
     hostName = "unlock1";
@@ -13,8 +13,8 @@
       enable = true;
       pool = "rpool";
       devices = [
-        "/dev/disk/by-id/virtio-ks-disk0"
-        "/dev/disk/by-id/virtio-ks-disk1"
+        "/dev/disk/by-id/virtio-ks-disk2"
+        "/dev/disk/by-id/virtio-ks-disk3"
       ];
       espMountPoints = [ "/boot" "/boot1" ];
       arcMaxBytes = 268435456;
