@@ -133,21 +133,32 @@ const mountUnitsFor = (where: string) => {
   return parts.map((_, i) => `${escapeSystemdPath('/' + parts.slice(0, i + 1).join('/'))}.mount`)
 }
 
-// The units a stop of `stopped` stops too: systemd.unit(5) — "If one of the other units is
-// explicitly stopped, this unit will be stopped too" for Requires=, and the same for BindsTo=
-// and PartOf=. A stop job propagates whatever the state of the unit in between (systemd's
-// transaction.c adds the stop jobs without looking at it), so the walk does not either.
+// The units a stop of `stopped` stops too, as systemd 252.39 computes it (read in its sources):
+// - src/core/unit-dependency-atom.c lines 44–84 give UNIT_ATOM_PROPAGATE_STOP to RequiredBy,
+//   RequisiteOf, BoundBy, ConsistsOf and PropagatesStopTo: a stop reaches every unit that names
+//   the stopped one in Requires=, Requisite=, BindsTo=, PartOf= or StopPropagatedFrom=, and every
+//   unit the stopped one names in PropagatesStopTo=;
+// - src/core/transaction.c lines 1058–1086 add that stop job for each such unit without looking at
+//   its state (job_type_collapse, src/core/job.c lines 433–465, keeps JOB_STOP as it is), and
+//   lines 728–729 and 757–758 skip transaction_collect_garbage for JOB_ISOLATE, which is how
+//   initrd-cleanup.service starts initrd-switch-root.target. So the walk ignores states too.
+const STOP_FROM_NAMED = ['Requires', 'Requisite', 'BindsTo', 'PartOf', 'StopPropagatedFrom']
+
 export function stoppedWith(graph: UnitGraph, stopped: string[]): Map<string, string> {
   const via = new Map<string, string>(stopped.map((unit) => [unit, unit]))
   const queue = [...stopped]
+  const reach = (unit: string, other: string, how: string) => {
+    if (via.has(other)) return
+    via.set(other, `${via.get(unit)} → ${other} (${how})`)
+    queue.push(other)
+  }
   while (queue.length > 0) {
     const unit = queue.shift()!
     for (const [other, directives] of graph)
-      for (const key of ['Requires', 'BindsTo', 'PartOf'])
-        if (!via.has(other) && (directives.get(key) ?? []).includes(unit)) {
-          via.set(other, `${via.get(unit)} → ${other} (${key}=${unit})`)
-          queue.push(other)
-        }
+      for (const key of STOP_FROM_NAMED)
+        if ((directives.get(key) ?? []).includes(unit)) reach(unit, other, `${key}=${unit}`)
+    for (const other of graph.get(unit)?.get('PropagatesStopTo') ?? [])
+      reach(unit, other, `PropagatesStopTo= of ${unit}`)
   }
   return via
 }

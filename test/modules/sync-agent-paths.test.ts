@@ -10,7 +10,9 @@ import { evalNixText } from '../helpers/nix.js'
 
 // modules/sync-agent/writable-paths.nix, the paths the agent writes beyond its state directory
 // (ReadWritePaths=) and the tmpfiles rules that make them exist before it starts: a missing
-// ReadWritePaths= entry fails the unit with 226/NAMESPACE (systemd.exec(5)), and under
+// ReadWritePaths= entry fails the unit with 226/NAMESPACE (systemd.exec(5), as shipped with
+// systemd 252.39: man/systemd.exec.xml lines 1524–1525, "may be prefixed with -, in which case
+// they will be ignored when they do not exist", and lines 3989–3991, exit code 226), and under
 // ProtectSystem=strict the agent cannot make it. Evaluated by the real nix-instantiate; the rules
 // applied by the real systemd-tmpfiles in a root of their own.
 const run = promisify(execFile)

@@ -128,8 +128,10 @@ t.test('web1 with the TPM: the crypttab options of modules/tpm', { skip }, async
 // Issue: with keystone-load-key requiredBy sysroot.mount, closing the credstore at switch-root
 // stopped /sysroot (the rehearsal machine's "Failed to start initrd-switch-root.service").
 // systemd.unit(5) Requires=/BindsTo=/PartOf=: a stop of the required unit stops this one;
-// systemd's transaction.c propagates the stop through inactive units too, and
-// initrd-cleanup.service isolates initrd-switch-root.target, which conflicts with the credstore.
+// systemd 252.39's src/core/transaction.c propagates the stop through inactive units too (lines
+// 1058–1086, no state check) and keeps it when the transaction isolates (lines 728–729: no
+// garbage collection for JOB_ISOLATE); initrd-cleanup.service isolates initrd-switch-root.target,
+// which conflicts with the credstore. The walk follows those rules: test/helpers/unit-graph.ts.
 for (const name of ['storage1', 'web1'] as const)
   t.test(
     `${name}: the real systemd verifies the credstore units, and closing the credstore stops no /sysroot mount`,
