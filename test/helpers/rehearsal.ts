@@ -75,7 +75,7 @@ export const CREDSTORE_PROMPT =
   /Please enter (?:passphrase|recovery key) for disk [^\n]*credstore[^\n]*:/
 
 export async function bootRehearsal(
-  t: { teardown(fn: () => Promise<void>): void },
+  t: { teardown(fn: () => Promise<void>): void; comment(...message: unknown[]): void },
   options: { disks?: number; diskSize?: string } = {},
 ): Promise<Rehearsal> {
   // Unix socket paths must stay under 108 bytes: a short directory of its own.
@@ -95,20 +95,34 @@ export async function bootRehearsal(
   ])
   const publicKey = (await readFile(`${keyFile}.pub`, 'utf8')).trim()
   const quiet = { out: () => {}, err: () => {} }
+  // Where an emulated machine's time goes: every boot, and each command that took over 5 s,
+  // printed when the machine stops, so a reader of the test log sees what the figures are made of.
+  const timings: string[] = []
+  const timed = async <T>(what: string, work: Promise<T>): Promise<T> => {
+    const began = Date.now()
+    const result = await work
+    const ms = Date.now() - began
+    if (ms > 5_000 || what.startsWith('boot')) timings.push(`${(ms / 1000).toFixed(0)} s  ${what}`)
+    return result
+  }
   t.teardown(async () => {
+    if (timings.length > 0) t.comment(`rehearsal machine timings:\n${timings.join('\n')}`)
     await rehearseDown({ dir, output: quiet })
     // KEYSTONE_REHEARSAL_CONSOLE=<file> keeps the machine's whole console for a reader.
     const keep = process.env['KEYSTONE_REHEARSAL_CONSOLE']
     if (keep) await copyFile(machineFiles(dir).console, keep).catch(() => undefined)
     await rm(work, { recursive: true, force: true })
   })
-  const up = await rehearseUp({
-    dir,
-    disks: options.disks ?? 1,
-    diskSize: options.diskSize ?? '8G',
-    authorizedKeysFile: `${keyFile}.pub`,
-    output: quiet,
-  })
+  const up = await timed(
+    'boot: installer, fresh machine',
+    rehearseUp({
+      dir,
+      disks: options.disks ?? 1,
+      diskSize: options.diskSize ?? '8G',
+      authorizedKeysFile: `${keyFile}.pub`,
+      output: quiet,
+    }),
+  )
   const ssh = () =>
     openSsh(
       { name: 'rehearsal', address: '127.0.0.1', port: up.config.sshPort, user: 'root' },
@@ -117,7 +131,9 @@ export async function bootRehearsal(
       // An emulated guest beside other emulated guests can take longer than 20 s to answer.
       { readyTimeoutMs: 120_000 },
     )
-  const sh = async (command: string, stdin?: string | Uint8Array) => {
+  const sh = (command: string, stdin?: string | Uint8Array) =>
+    timed(command.replace(/\s+/g, ' ').slice(0, 100), run(command, stdin))
+  const run = async (command: string, stdin?: string | Uint8Array) => {
     const session = await ssh()
     try {
       const result = await session.run(command, {
@@ -156,7 +172,10 @@ export async function bootRehearsal(
       authorizedKeysFile: `${keyFile}.pub`,
       output: quiet,
     })
-    await Promise.all([started, typing]).catch((error: unknown) => {
+    await timed(
+      `boot: ${mode}${passphrase === undefined ? '' : ', passphrase typed'}`,
+      Promise.all([started, typing]),
+    ).catch((error: unknown) => {
       // What the machine printed says why: the last lines of its console, with the failure.
       const tail = consoleSinceBoot(from).split('\n').slice(-40).join('\n')
       throw new Error(
