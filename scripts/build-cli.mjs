@@ -19,8 +19,8 @@ await build({
   entryPoints: [
     'cli/main.ts',
     'cli/host/write-schema.ts',
-    'cli/agent/chunk-worker.ts',
-    'cli/agent/restore-worker.ts',
+    'cli/agent/workers/chunk-worker.ts',
+    'cli/agent/workers/restore-worker.ts',
   ],
   outbase: 'cli',
   outdir,

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { UsageError, UserError } from '../errors.js'
 import { newIdentity, recipientOf } from '../vault/age.js'
-import { AgentHome, type AgentSettings } from './agent-home.js'
-import { fingerprint, keyIdOf, wrapKey } from './key-ring.js'
-import { DEFAULT_PARAMETERS, Repository } from './repository.js'
-import { openStore, type StoreSettings } from './store/open-store.js'
-import { ObjectMissing, type Store } from './store/store.js'
+import { AgentHome, type AgentSettings } from './home/agent-home.js'
+import { fingerprint, keyIdOf, wrapKey } from './repository/key-ring.js'
+import { DEFAULT_PARAMETERS, Repository } from './repository/repository.js'
+import { openStore, type StoreSettings } from '../store/open-store.js'
+import { ObjectMissing, type Store } from '../store/store.js'
 
 // `keystone agent init`: creates a repository in an empty store, or joins the repository
 // already there with the recovery key (a new or reinstalled device). Either way this device

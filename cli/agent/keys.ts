@@ -1,8 +1,8 @@
 import { UserError } from '../errors.js'
 import { AGE_RECIPIENT, recipientOf } from '../vault/age.js'
-import { fingerprint, keyIdOf, keyName, readKeyInfo, wrapKey, type KeyInfo } from './key-ring.js'
-import type { Repository } from './repository.js'
-import { ObjectMissing } from './store/store.js'
+import { fingerprint, keyIdOf, keyName, readKeyInfo, wrapKey, type KeyInfo } from './repository/key-ring.js'
+import type { Repository } from './repository/repository.js'
+import { ObjectMissing } from '../store/store.js'
 
 // `keystone agent keys`: the device keys and the recovery key that unwrap the master key.
 export interface KeyListing extends KeyInfo {

@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js'
 
 // `keystone agent …`: the sync agent on one device — encrypted, deduplicated, versioned backup of
 // directories to a folder or an S3 bucket. Handlers load lazily (cli/agent/run-agent.ts).
+// Over 300 lines: the options and help of every agent verb, which share most of them, in one place.
 interface Common {
   'agent-dir'?: string
 }

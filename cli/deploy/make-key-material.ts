@@ -2,12 +2,12 @@ import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { generateSigningKey, publicKeyString } from '../fleet/signing-key.js'
+import { generateSigningKey, publicKeyString } from '../records/signing-key.js'
 import type { Host } from '../host/host-schema.js'
 import { newIdentity, recipientOf } from '../vault/age.js'
 import { generateValue } from '../vault/generate-value.js'
 import { MACHINE_SECRETS, type MachineSecret } from '../vault/machine-secrets.js'
-import { loadRecipients, readersOf, saveRecipients } from '../vault/recipients.js'
+import { loadRecipients, readersOf, saveRecipients, type Recipients } from '../vault/recipients.js'
 import { renderHostSecrets } from '../vault/render-host-secrets.js'
 import {
   fingerprint,
@@ -48,7 +48,13 @@ export interface Vault {
   fleetRoot: string
   host: string
   identity: { secret: string; recipient: string }
+  // secrets/recipients.yaml, read once for the whole deploy (and kept current when the host is
+  // enlisted), not once per secret.
+  recipients?: Recipients
 }
+
+const recipientsOf = (vault: Vault): Recipients =>
+  (vault.recipients ??= loadRecipients(vault.fleetRoot))
 
 export async function makeKeyMaterial(options: {
   dir: string
@@ -57,7 +63,12 @@ export async function makeKeyMaterial(options: {
   identity: { secret: string; recipient: string }
 }): Promise<KeyMaterial> {
   const { dir, host } = options
-  const vault: Vault = { fleetRoot: options.fleetRoot, host: host.name, identity: options.identity }
+  const vault: Vault = {
+    fleetRoot: options.fleetRoot,
+    host: host.name,
+    identity: options.identity,
+    recipients: loadRecipients(options.fleetRoot),
+  }
   const tree = path.join(dir, 'extra-files')
 
   // The age key first: the host's other secrets are encrypted to it as well.
@@ -75,7 +86,9 @@ export async function makeKeyMaterial(options: {
     await placeSecureBootKeys(vault, tree, path.join(dir, 'secure-boot'))
   let agentKey: string | undefined
   if (host.sync.enable) {
-    const pem = await kept(vault, 'agent-signing-key', async () => Buffer.from(generateSigningKey()))
+    const pem = await kept(vault, 'agent-signing-key', async () =>
+      Buffer.from(generateSigningKey()),
+    )
     await place(tree, AGENT_SIGNING_KEY, pem, 0o400)
     agentKey = publicKeyString(createPrivateKey(pem))
   }
@@ -96,6 +109,7 @@ export async function makeKeyMaterial(options: {
     fleetRoot: options.fleetRoot,
     host: host.name,
     identity: options.identity,
+    recipients: recipientsOf(vault),
     root: tree,
   })
   await fixDirectoryModes(tree)
@@ -124,19 +138,16 @@ async function kept(
 }
 
 async function store(vault: Vault, name: MachineSecret, value: Uint8Array): Promise<void> {
-  await writeSecret(
-    vault.fleetRoot,
-    loadRecipients(vault.fleetRoot),
-    { scope: vault.host, name },
-    value,
-    { kind: MACHINE_SECRETS[name], rotated: true },
-  )
+  await writeSecret(vault.fleetRoot, recipientsOf(vault), { scope: vault.host, name }, value, {
+    kind: MACHINE_SECRETS[name],
+    rotated: true,
+  })
 }
 
 // Lists the host in secrets/recipients.yaml with its age key (once), so that what the vault
 // encrypts to the host from now on can be read there.
 async function enlistHost(vault: Vault, identity: string): Promise<void> {
-  const recipients = loadRecipients(vault.fleetRoot)
+  const recipients = recipientsOf(vault)
   const recipient = await recipientOf(identity)
   if (recipients.hosts[vault.host] === recipient) return
   recipients.hosts[vault.host] = recipient
@@ -185,7 +196,11 @@ async function placeSshKey(
 
 // sbctl's layout (foxboron/sbctl): <pki>/GUID and <pki>/keys/<KIND>/<KIND>.{key,pem}, RSA 4096
 // self-signed certificates as `sbctl create-keys` makes them. Kept in the vault as one JSON value.
-export async function placeSecureBootKeys(vault: Vault, tree: string, scratch: string): Promise<void> {
+export async function placeSecureBootKeys(
+  vault: Vault,
+  tree: string,
+  scratch: string,
+): Promise<void> {
   const bundle = await kept(vault, 'secure-boot-keys', async () => {
     const files: Record<string, string> = {
       GUID: Buffer.from(randomUUID() + '\n').toString('base64'),

@@ -2,7 +2,7 @@ import path from 'node:path'
 import { diskPath, pinnedFacts } from '../host/disks.js'
 import type { Host } from '../host/host-schema.js'
 import type { Probe } from './probe.js'
-import { formatBytes } from './render-plan.js'
+import { formatDiskSize, formatGiB } from '../ui/size.js'
 
 // The preflight's verdict: every way the machine differs from its host file that would make the
 // deploy fail half-way or wipe the wrong thing, one line each (expected, got, what to do). Pure:
@@ -21,8 +21,8 @@ const ARCH: Record<Host['system'], string> = {
 // runKexec returns early when src/get-facts.sh reported isInstaller (src/nixos-anywhere.sh).
 export const needsKexec = (probe: Probe): boolean => !probe.installer
 
-const gib = (kib: number) => `${(kib / 1024 / 1024).toFixed(1)} GiB`
-const bytes = (n: number) => `${formatBytes(n)} (${n} bytes)`
+const gib = (kib: number) => formatGiB(kib * 1024)
+const bytes = (n: number) => `${formatDiskSize(n)} (${n} bytes)`
 
 export function checkPreflight(
   host: Host,

@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js'
-import { formatBytes } from './render-plan.js'
+import { formatDiskSize, formatGiB } from '../ui/size.js'
 
 // What the preflight probe (probe-script.ts) found on the target, typed and described.
 
@@ -111,7 +111,7 @@ export function parseProbe(output: string, target = 'the target'): Probe {
   return { ...(scalars as unknown as Scalars), disks }
 }
 
-const gib = (kib: number) => `${(kib / 1024 / 1024).toFixed(1)} GiB`
+const gib = (kib: number) => formatGiB(kib * 1024)
 const label = (name: string) => `${name}:`.padEnd(14)
 
 function describeSystem(probe: Probe): string {
@@ -136,7 +136,7 @@ export function describeProbe(probe: Probe): string[] {
       : `uid ${probe.uid}, ${probe.sudo ? 'with' : 'without'} passwordless sudo`
   const disks = probe.disks.map(
     (disk) =>
-      `${disk.id} (${disk.kname}): ${formatBytes(disk.sizeBytes)} (${disk.sizeBytes} bytes), ${disk.model || 'unknown model'}, serial ${disk.serial || 'unknown'}`,
+      `${disk.id} (${disk.kname}): ${formatDiskSize(disk.sizeBytes)} (${disk.sizeBytes} bytes), ${disk.model || 'unknown model'}, serial ${disk.serial || 'unknown'}`,
   )
   return [
     `${label('architecture')}${probe.arch}`,

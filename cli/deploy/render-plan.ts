@@ -1,18 +1,8 @@
+import { formatDiskSize } from '../ui/size.js'
 import type { DeployPlan } from './plan-deploy.js'
 
 // The plan as an admin reads it before typing the host name: what is wiped first, then every
 // step, file and secret name, and the exact commands.
-
-export const formatBytes = (bytes: number) => {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000
-    unit++
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
-}
 
 // POSIX shell quoting, so that a printed command can be pasted as it is.
 export const shellQuote = (word: string) =>
@@ -25,7 +15,7 @@ export function renderPlan(plan: DeployPlan, machine: string[]): string[] {
   for (const disk of plan.wipe)
     lines.push(
       `  ${disk.path}`,
-      `      ${formatBytes(disk.sizeBytes)} (${disk.sizeBytes} bytes), ${disk.model}, serial ${disk.serial}`,
+      `      ${formatDiskSize(disk.sizeBytes)} (${disk.sizeBytes} bytes), ${disk.model}, serial ${disk.serial}`,
     )
   lines.push(
     '',

@@ -1,13 +1,13 @@
 import type { KeyObject } from 'node:crypto'
 import { UserError } from '../errors.js'
-import { readEnrollmentRecord } from '../deploy/enrollment-record.js'
+import { readEnrollmentRecord } from '../records/enrollment-record.js'
 import type { Host } from '../host/host-schema.js'
-import { openStore, type StoreSettings } from '../agent/store/open-store.js'
-import { ObjectMissing, type Store } from '../agent/store/store.js'
-import { heartbeatName, seqOfName, type Heartbeat } from './heartbeat.js'
+import { openStore, type StoreSettings } from '../store/open-store.js'
+import { ObjectMissing, type Store } from '../store/store.js'
+import { heartbeatName, seqOfName, type Heartbeat } from '../records/heartbeat.js'
 import { judgeHeartbeats, type FetchedRecord, type HostState } from './judge-heartbeats.js'
 import type { SeenHeartbeats } from './seen-heartbeats.js'
-import { parsePublicKey } from './signing-key.js'
+import { parsePublicKey } from '../records/signing-key.js'
 
 // `keystone fleet status`: for every host in git, its heartbeats from its store, verified
 // against the agent key its host file pins; what its TPM reports against what `keystone enroll`

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto'
-import type { Heartbeat } from './heartbeat.js'
-import { decodeSigned, recordHash } from './signed-record.js'
+import type { Heartbeat } from '../records/heartbeat.js'
+import { decodeSigned, recordHash } from '../records/signed-record.js'
 
 // The verdict on one host from the tail of its heartbeat chain, as the admin's laptop sees it.
 // Every record must be signed by the key pinned in the host file (else `forged`), hold the

@@ -4,7 +4,7 @@ import { durationSeconds } from './durations.js'
 import { HOST_NAME_PATTERN, type Host } from './host-schema.js'
 import { oneLine, problemAt, type PathProblem } from './path-problem.js'
 import { unsafePath } from './safe-path.js'
-import { formatBytes, parseSize } from './sizes.js'
+import { formatSizeLiteral, parseSize } from './sizes.js'
 import { checkSshPublicKey } from './ssh-keys.js'
 import { checkZfsProperty, type PropertyProblem } from './zfs-properties.js'
 
@@ -137,7 +137,7 @@ function checkSizes(host: Host): PathProblem[] {
     if (value === 0 || value === '0' || value === '100%') continue
     const bytes = parseSize(value)
     if (bytes === undefined || bytes > MAX_DISK_BYTES)
-      problems.push(problemAt(['storage', key], `\`${value}\` is larger than any disk (at most ${formatBytes(MAX_DISK_BYTES)})`, 'write the size in G or T as the disk has it, e.g. 8G'))
+      problems.push(problemAt(['storage', key], `\`${value}\` is larger than any disk (at most ${formatSizeLiteral(MAX_DISK_BYTES)})`, 'write the size in G or T as the disk has it, e.g. 8G'))
   }
   if (problems.length > 0) return problems
   // With the sizes deploy pinned, what the layout puts on each disk must fit on it.
@@ -149,7 +149,7 @@ function checkSizes(host: Host): PathProblem[] {
     const pool = poolSize === '100%' ? MIN_POOL_BYTES : parseSize(poolSize)!
     const needed = esp + swap + pool
     if (needed > size)
-      problems.push(problemAt(['storage', 'disks', i, 'sizeBytes'], `the disk holds ${formatBytes(size)} (${size} bytes), less than the ${formatBytes(needed)} the layout puts on it (ESP ${formatBytes(esp) || 0}, swap ${formatBytes(swap) || 0}, pool ${poolSize === '100%' ? `at least ${formatBytes(MIN_POOL_BYTES)}` : poolSize})`, 'make swapSize (or poolSize) smaller, or name a bigger disk'))
+      problems.push(problemAt(['storage', 'disks', i, 'sizeBytes'], `the disk holds ${formatSizeLiteral(size)} (${size} bytes), less than the ${formatSizeLiteral(needed)} the layout puts on it (ESP ${formatSizeLiteral(esp) || 0}, swap ${formatSizeLiteral(swap) || 0}, pool ${poolSize === '100%' ? `at least ${formatSizeLiteral(MIN_POOL_BYTES)}` : poolSize})`, 'make swapSize (or poolSize) smaller, or name a bigger disk'))
   })
   if ((parseSize(espSize) ?? 0) < MIN_ESP_BYTES) {
     problems.push(problemAt(['storage', 'espSize'], `expected at least 256M, got \`${espSize}\``, 'Lanzaboote keeps several signed kernels on the ESP; 1G is a safe size'))

@@ -9,7 +9,9 @@ export function parseSize(text: string): number | undefined {
   return Number.isSafeInteger(bytes) ? bytes : undefined
 }
 
-export function formatBytes(bytes: number): string {
+// The inverse of parseSize: the literal a host file would write, `4G`, or the bare count when no
+// unit divides it.
+export function formatSizeLiteral(bytes: number): string {
   for (const unit of ['T', 'G', 'M', 'K'] as const) {
     const size = UNITS[unit]!
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`

@@ -1,7 +1,7 @@
 import { chown, mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { isMachineSecret } from './machine-secrets.js'
-import { loadRecipients, readersOf } from './recipients.js'
+import { loadRecipients, readersOf, type Recipients } from './recipients.js'
 import {
   listSecrets,
   readMeta,
@@ -29,8 +29,11 @@ export interface RenderedSecret {
 }
 
 // The secrets a host receives, known without decrypting anything: `keystone plan` lists them.
-export function secretsForHost(fleetRoot: string, host: string): SecretRef[] {
-  const recipients = loadRecipients(fleetRoot)
+export function secretsForHost(
+  fleetRoot: string,
+  host: string,
+  recipients: Recipients = loadRecipients(fleetRoot),
+): SecretRef[] {
   const hostKey = recipients.hosts[host]
   return listSecrets(fleetRoot).filter(
     (ref) =>
@@ -44,11 +47,13 @@ export async function renderHostSecrets(options: {
   fleetRoot: string
   host: string
   identity: { secret: string; recipient: string }
+  // The caller's already-open vault, if it has one.
+  recipients?: Recipients
   root: string
 }): Promise<RenderedSecret[]> {
   const rendered: RenderedSecret[] = []
   const asRoot = process.getuid?.() === 0
-  for (const ref of secretsForHost(options.fleetRoot, options.host)) {
+  for (const ref of secretsForHost(options.fleetRoot, options.host, options.recipients)) {
     const meta = readMeta(options.fleetRoot, ref)
     let value: Buffer = Buffer.from(await readSecret(options.fleetRoot, ref, options.identity))
     if (meta !== undefined && NO_NEWLINE.includes(meta.kind)) value = trimNewline(value)

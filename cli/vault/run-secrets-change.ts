@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { editorCommand, loadConfig, runtimeDir } from '../config.js'
-import { withInterrupt } from '../deploy/interrupt.js'
+import { withInterrupt } from '../interrupt.js'
 import { UserError } from '../errors.js'
 import { processOutput } from '../ui/output.js'
 import { recipientOf } from './age.js'

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { Chunker, type ChunkSizes } from '../../cli/agent/chunker.js'
-import { gearTable } from '../../cli/agent/gear-table.js'
+import { Chunker, type ChunkSizes } from '../../cli/agent/repository/chunker.js'
+import { gearTable } from '../../cli/agent/repository/gear-table.js'
 
 // Property tests of the content-defined chunker (small sizes, so that inputs of a few KiB hold
 // many chunks). Fixed seeds: a failing case is reproducible.

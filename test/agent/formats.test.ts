@@ -2,20 +2,20 @@ import { readFileSync } from 'node:fs'
 import { deflateRawSync } from 'node:zlib'
 import fc from 'fast-check'
 import t from 'tap'
-import { deriveKeys } from '../../cli/agent/crypto/repository-keys.js'
-import { looksCompressible, sealBlob, openBlob } from '../../cli/agent/format/blob.js'
-import { ByteReader, ByteWriter, FormatError } from '../../cli/agent/format/bytes.js'
-import { decodeIndex, encodeIndex } from '../../cli/agent/format/index-object.js'
-import { decodeManifest, encodeManifest, type Entry } from '../../cli/agent/format/manifest.js'
-import { BlobKind, PackBuilder, readPackHeader } from '../../cli/agent/format/pack.js'
+import { deriveKeys } from '../../cli/agent/repository/crypto/repository-keys.js'
+import { looksCompressible, sealBlob, openBlob } from '../../cli/agent/repository/format/blob.js'
+import { ByteReader, ByteWriter, FormatError } from '../../cli/agent/repository/format/bytes.js'
+import { decodeIndex, encodeIndex } from '../../cli/agent/repository/format/index-object.js'
+import { decodeManifest, encodeManifest, type Entry } from '../../cli/agent/repository/format/manifest.js'
+import { BlobKind, PackBuilder, readPackHeader } from '../../cli/agent/repository/format/pack.js'
 import { emptyFile } from '../helpers/entries.js'
 import {
   decodeSnapshot,
   decodeTreeList,
   encodeSnapshot,
   encodeTreeList,
-} from '../../cli/agent/format/snapshot-object.js'
-import { seal } from '../../cli/agent/crypto/seal.js'
+} from '../../cli/agent/repository/format/snapshot-object.js'
+import { seal } from '../../cli/agent/repository/crypto/seal.js'
 
 // Property tests of the repository's codecs: everything written reads back equal, and any
 // change to the bytes is refused rather than decoded into something else.

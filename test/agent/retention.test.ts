@@ -1,5 +1,5 @@
 import t from 'tap'
-import { keep } from '../../cli/agent/retention.js'
+import { keep } from '../../cli/agent/maintenance/retention.js'
 
 // The retention policy of `keystone agent prune`, decided as restic's `forget` does.
 const at = (iso: string, group = 'g') => ({ id: iso, time: iso, group })

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { ObjectMissing, StoreUnavailable } from '../../cli/agent/store/store.js'
-import { readCredentialsFile } from '../../cli/agent/store/open-store.js'
-import { S3Store, type S3Location } from '../../cli/agent/store/s3-store.js'
+import { ObjectMissing, StoreUnavailable } from '../../cli/store/store.js'
+import { readCredentialsFile } from '../../cli/store/open-store.js'
+import { S3Store, type S3Location } from '../../cli/store/s3-store.js'
 import { freePort } from '../helpers/loopback-port.js'
 import { needsMinio, startMinio, type TestMinio } from '../helpers/minio.js'
 

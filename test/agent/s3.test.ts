@@ -2,10 +2,10 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { AgentHome } from '../../cli/agent/agent-home.js'
-import { Lease } from '../../cli/agent/lease.js'
-import { Repository } from '../../cli/agent/repository.js'
-import { openStore } from '../../cli/agent/store/open-store.js'
+import { AgentHome } from '../../cli/agent/home/agent-home.js'
+import { Lease } from '../../cli/agent/repository/lease.js'
+import { Repository } from '../../cli/agent/repository/repository.js'
+import { openStore } from '../../cli/store/open-store.js'
 import {
   describeTree,
   initAgent,

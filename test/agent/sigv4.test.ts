@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { EMPTY_SHA256, encodeKeyPath, sign, uriEncode } from '../../cli/agent/store/sigv4.js'
+import { EMPTY_SHA256, encodeKeyPath, sign, uriEncode } from '../../cli/store/sigv4.js'
 
 // The signer against the examples AWS publishes with their expected signatures: the SigV4 test
 // suite's get-vanilla cases (service "service") and the S3 developer guide's examples

@@ -1,12 +1,12 @@
 import { rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
-import { openAgent } from '../../cli/agent/agent-home.js'
-import { Catalog } from '../../cli/agent/catalog.js'
-import { blobFromPack } from '../../cli/agent/format/blob.js'
-import { decodeTreeList } from '../../cli/agent/format/snapshot-object.js'
-import { listSnapshots } from '../../cli/agent/snapshots.js'
-import { packName } from '../../cli/agent/repository.js'
+import { openAgent } from '../../cli/agent/home/agent-home.js'
+import { Catalog } from '../../cli/agent/repository/catalog.js'
+import { blobFromPack } from '../../cli/agent/repository/format/blob.js'
+import { decodeTreeList } from '../../cli/agent/repository/format/snapshot-object.js'
+import { listSnapshots } from '../../cli/agent/repository/snapshots.js'
+import { packName } from '../../cli/agent/repository/repository.js'
 import {
   describeTree,
   initAgent,

@@ -1,8 +1,8 @@
 import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
-import { openAgent } from '../../cli/agent/agent-home.js'
-import { commitSnapshot, Packer } from '../../cli/agent/backup.js'
+import { openAgent } from '../../cli/agent/home/agent-home.js'
+import { commitSnapshot, Packer } from '../../cli/agent/backup/backup.js'
 import {
   describeTree,
   initAgent,

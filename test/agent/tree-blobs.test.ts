@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import t from 'tap'
-import { encodeManifest, type Entry } from '../../cli/agent/format/manifest.js'
-import { gearTable } from '../../cli/agent/gear-table.js'
-import { TREE_SIZES, treeBlobs } from '../../cli/agent/tree-blobs.js'
+import { encodeManifest, type Entry } from '../../cli/agent/repository/format/manifest.js'
+import { gearTable } from '../../cli/agent/repository/gear-table.js'
+import { TREE_SIZES, treeBlobs } from '../../cli/agent/repository/tree-blobs.js'
 
 // How a manifest is cut into tree blobs: the blobs are the manifest, no blob is over the
 // maximum, and a change of contents rewrites only the blobs that hold a changed entry. Small

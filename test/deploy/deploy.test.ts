@@ -1,4 +1,4 @@
-import { publicKeyString, readSigningKey } from '../../cli/fleet/signing-key.js'
+import { publicKeyString, readSigningKey } from '../../cli/records/signing-key.js'
 import { execFile } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -9,7 +9,7 @@ import { parseDocument } from 'yaml'
 import {
   checkNixosAnywhereArgv,
   type FlagSpec,
-} from '../../cli/deploy/check-nixos-anywhere-argv.js'
+} from '../helpers/check-nixos-anywhere-argv.js'
 import { deployFixture } from '../helpers/deploy-fixture.js'
 import { needs } from '../helpers/needs.js'
 import { needsSshd } from '../helpers/sshd.js'

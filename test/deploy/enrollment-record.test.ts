@@ -6,7 +6,7 @@ import {
   readEnrollmentRecord,
   writeEnrollmentRecord,
   type EnrollmentRecord,
-} from '../../cli/deploy/enrollment-record.js'
+} from '../../cli/records/enrollment-record.js'
 
 const PCR1 = 'a'.repeat(64)
 const PCR7 = '2ed93f199692dc6788efa6a1fe74514ab9760b2a6ceeaef6c808c13e4abb0d42'

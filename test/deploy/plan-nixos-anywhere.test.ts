@@ -4,7 +4,7 @@ import t from 'tap'
 import {
   checkNixosAnywhereArgv,
   type FlagSpec,
-} from '../../cli/deploy/check-nixos-anywhere-argv.js'
+} from '../helpers/check-nixos-anywhere-argv.js'
 import { planNixosAnywhere } from '../../cli/deploy/plan-nixos-anywhere.js'
 
 // The flag table of the pinned nixos-anywhere (91fc9b7), read from its argument parser and

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
-import { secureBootState, tpmState } from '../../cli/fleet/host-facts.js'
+import { secureBootState, tpmState } from '../../cli/agent/heartbeat/host-facts.js'
 import { tempDir } from '../helpers/agent.js'
 
 // What a host reports about its boot security, read from files laid out as the kernel lays out

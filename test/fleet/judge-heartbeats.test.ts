@@ -1,8 +1,8 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import t from 'tap'
-import { heartbeatName, type Heartbeat } from '../../cli/fleet/heartbeat.js'
+import { heartbeatName, type Heartbeat } from '../../cli/records/heartbeat.js'
 import { judgeHeartbeats, type FetchedRecord } from '../../cli/fleet/judge-heartbeats.js'
-import { encodeSigned, recordHash } from '../../cli/fleet/signed-record.js'
+import { encodeSigned, recordHash } from '../../cli/records/signed-record.js'
 
 // The admin's verdict on a host's heartbeat chain, case by case: every way a bucket can lie
 // (a forged, altered or truncated record, an old one replayed under a new name, a deleted or

@@ -1,4 +1,4 @@
-import type { Entry } from '../../cli/agent/format/manifest.js'
+import type { Entry } from '../../cli/agent/repository/format/manifest.js'
 
 // An empty file's manifest entry: what tests of path handling need, and nothing else.
 export const emptyFile = (path: string): Entry => ({

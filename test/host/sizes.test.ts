@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { formatBytes, parseSize } from '../../cli/host/sizes.js'
+import { formatSizeLiteral, parseSize } from '../../cli/host/sizes.js'
 
 t.test('sizes are whole numbers with a binary unit', async (t) => {
   t.equal(parseSize('1K'), 1024)
@@ -23,11 +23,11 @@ t.test('sizes beyond exact integers are refused rather than rounded', async (t) 
 })
 
 t.test('bytes print in the largest exact unit', async (t) => {
-  t.equal(formatBytes(4 * 2 ** 30), '4G')
-  t.equal(formatBytes(1536 * 2 ** 20), '1536M')
-  t.equal(formatBytes(2 ** 40), '1T')
-  t.equal(formatBytes(1536), '1536')
-  t.equal(formatBytes(0), '0')
+  t.equal(formatSizeLiteral(4 * 2 ** 30), '4G')
+  t.equal(formatSizeLiteral(1536 * 2 ** 20), '1536M')
+  t.equal(formatSizeLiteral(2 ** 40), '1T')
+  t.equal(formatSizeLiteral(1536), '1536')
+  t.equal(formatSizeLiteral(0), '0')
 })
 
 t.test('a formatted size parses back to the same bytes', async (t) => {
@@ -35,7 +35,7 @@ t.test('a formatted size parses back to the same bytes', async (t) => {
     fc.property(fc.integer({ min: 1, max: 2 ** 30 }), fc.constantFrom(2 ** 10, 2 ** 20, 2 ** 30), (n, unit) => {
       const bytes = n * unit
       fc.pre(Number.isSafeInteger(bytes))
-      return parseSize(formatBytes(bytes)) === bytes
+      return parseSize(formatSizeLiteral(bytes)) === bytes
     }),
   )
   t.pass('round trip')

@@ -1,6 +1,6 @@
-import { IntegrityError } from '../crypto/integrity-error.js'
-import { open, seal } from '../crypto/seal.js'
-import type { Repository } from '../repository.js'
+import { IntegrityError } from '../repository/crypto/integrity-error.js'
+import { open, seal } from '../repository/crypto/seal.js'
+import type { Repository } from '../repository/repository.js'
 
 // A two-way folder's heads: `sync/<folder id>/<n>`, n = 1, 2, 3, … (zero-padded), each sealed
 // with its own name as associated data (a head moved to another number or folder does not
