@@ -1,5 +1,5 @@
 import yargs from 'yargs'
-import { agent } from './commands/agent.js'
+import { agent } from './commands/agent/agent.js'
 import { check } from './commands/check.js'
 import { deploy, plan } from './commands/deploy.js'
 import { update } from './commands/update.js'

@@ -122,3 +122,13 @@ export async function openAgent(dir: string): Promise<Agent> {
   await outbox.removeStrays()
   return { home, settings, store, repo, state, outbox }
 }
+
+// Opens the agent in `dir`, runs `fn` with it, and closes its SQLite state on every path out.
+export async function withAgent<T>(dir: string, fn: (agent: Agent) => Promise<T>): Promise<T> {
+  const agent = await openAgent(dir)
+  try {
+    return await fn(agent)
+  } finally {
+    agent.state.close()
+  }
+}
