@@ -2,7 +2,8 @@ import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
 import { openAgent } from '../../cli/agent/home/agent-home.js'
-import { commitSnapshot, Packer } from '../../cli/agent/backup/backup.js'
+import { commitSnapshot } from '../../cli/agent/backup/commit-snapshot.js'
+import { Packer } from '../../cli/agent/backup/packer.js'
 import {
   describeTree,
   initAgent,
