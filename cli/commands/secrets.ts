@@ -106,15 +106,33 @@ const rm: CommandModule<object, VaultArgs & { secret: string }> = {
   },
 }
 
-const rotate: CommandModule<object, VaultArgs & { secret: string }> = {
+// --dry-run and --json of the commands that change the vault.
+interface DryRunArgs {
+  'dry-run': boolean
+  json: boolean
+}
+const dryRunOptions = (y: Argv) =>
+  y
+    .option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'say what would change; change nothing',
+    })
+    .option('json', { type: 'boolean', default: false, describe: 'with --dry-run: as JSON' })
+const dryRunOf = (args: DryRunArgs) => ({ dryRun: args['dry-run'], json: args.json })
+
+const rotate: CommandModule<object, VaultArgs & DryRunArgs & { secret: string }> = {
   command: 'rotate <secret>',
   describe:
     'Replace a secret with a new random value of its kind; the old one is kept until the next deploy',
   builder: (y) =>
-    vaultOptions(y).positional('secret', { type: 'string', demandOption: true }) as never,
+    dryRunOptions(vaultOptions(y)).positional('secret', {
+      type: 'string',
+      demandOption: true,
+    }) as never,
   handler: async (args) => {
     const { runSecretsRotate } = await import('../vault/run-secrets-change.js')
-    await runSecretsRotate({ ...identityOf(args), ref: args.secret })
+    await runSecretsRotate({ ...identityOf(args), ref: args.secret, ...dryRunOf(args) })
   },
 }
 
@@ -129,18 +147,18 @@ const edit: CommandModule<object, VaultArgs & { secret: string }> = {
   },
 }
 
-const rekey: CommandModule<object, VaultArgs & { all: boolean }> = {
+const rekey: CommandModule<object, VaultArgs & DryRunArgs & { all: boolean }> = {
   command: 'rekey',
   describe: 'Re-encrypt secrets to the current recipients; report those you cannot read',
   builder: (y) =>
-    vaultOptions(y).option('all', {
+    dryRunOptions(vaultOptions(y)).option('all', {
       type: 'boolean',
       default: false,
       describe: 'every secret, not only changed ones',
     }) as never,
   handler: async (args) => {
     const { runSecretsRekey } = await load()
-    await runSecretsRekey({ ...identityOf(args), all: args.all })
+    await runSecretsRekey({ ...identityOf(args), all: args.all, ...dryRunOf(args) })
   },
 }
 

@@ -8,6 +8,8 @@ interface UpdateArgs {
   parallel: number
   fleet?: string
   'ssh-key'?: string
+  'dry-run': boolean
+  json: boolean
 }
 
 export const update: CommandModule<object, UpdateArgs> = {
@@ -32,7 +34,14 @@ export const update: CommandModule<object, UpdateArgs> = {
         type: 'string',
         describe: 'private key to log in with (default: your ssh-agent)',
       })
+      .option('dry-run', {
+        type: 'boolean',
+        default: false,
+        describe: "print each host's build, copy, boot entry and switch; run nothing",
+      })
+      .option('json', { type: 'boolean', default: false, describe: 'with --dry-run: as JSON' })
       .example('$0 update --all', 'update every host, 10 at a time')
+      .example('$0 update --all --dry-run', 'what an update of every host would run')
       .example('$0 update web1 storage1 --parallel 1', 'two hosts, one after the other') as never,
   handler: async (args) => {
     const { runUpdate } = await import('../deploy/run-update.js')
@@ -40,6 +49,8 @@ export const update: CommandModule<object, UpdateArgs> = {
       hosts: args.hosts,
       all: args.all,
       parallel: args.parallel,
+      dryRun: args['dry-run'],
+      json: args.json,
       ...(args.fleet !== undefined && { fleet: args.fleet }),
       ...(args['ssh-key'] !== undefined && { sshKey: args['ssh-key'] }),
     })

@@ -40,3 +40,32 @@ export function planUpdate(host: Host, fleetRoot: string, stamp: string): Update
     unit,
   }
 }
+
+// What `keystone update --dry-run` shows of one host: the same steps, with `<system>` for the
+// store path the build would print, and why the host would fail before anything runs.
+export interface UpdatePreview {
+  host: string
+  build: string[]
+  copy: string[]
+  bootEntry: string
+  switch: string
+  unit: string
+  refused?: string
+}
+
+export const SYSTEM_PLACEHOLDER = '<system>'
+
+export function previewUpdate(host: Host, fleetRoot: string, stamp: string): UpdatePreview {
+  const steps = planUpdate(host, fleetRoot, stamp)
+  return {
+    host: host.name,
+    build: ['nix', ...steps.build],
+    copy: ['nix', ...steps.copy(SYSTEM_PLACEHOLDER).args],
+    bootEntry: steps.register(SYSTEM_PLACEHOLDER),
+    switch: steps.switch(SYSTEM_PLACEHOLDER),
+    unit: steps.unit,
+    ...(host.ssh.hostKey === null && {
+      refused: `ssh.hostKey is not pinned: deploy the host first, or pin its key in hosts/${host.name}.yaml`,
+    }),
+  }
+}

@@ -13,7 +13,7 @@ import { renderTable } from '../ui/table.js'
 import { explainFailure } from './explain-failure.js'
 import { withInterrupt } from '../interrupt.js'
 import { knownHostsLine, pinnedSshOptions } from './known-hosts.js'
-import { planUpdate } from './plan-update.js'
+import { planUpdate, previewUpdate, SYSTEM_PLACEHOLDER, type UpdatePreview } from './plan-update.js'
 import { withPrivateDir } from './private-dir.js'
 import { openSsh, type SshAuth } from './ssh.js'
 
@@ -28,6 +28,9 @@ export interface UpdateOptions {
   all: boolean
   parallel?: number
   sshKey?: string
+  // Print each host's steps (--json: as data) and change nothing: no build, no SSH.
+  dryRun?: boolean
+  json?: boolean
   output?: Output
 }
 
@@ -55,6 +58,12 @@ export async function runUpdate(options: UpdateOptions): Promise<void> {
     (loaded) => loaded.host,
   )
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
+  if (options.dryRun === true)
+    return showUpdatePlan(
+      hosts.map((host) => previewUpdate(host, fleetRoot, stamp)),
+      options.json === true,
+      out,
+    )
   await mkdir(logDir(), { recursive: true, mode: 0o700 })
   const agent = sshAgentSocket()
   const auth: SshAuth = {
@@ -103,6 +112,31 @@ export async function runUpdate(options: UpdateOptions): Promise<void> {
         hint: `the others were updated; each host's log is in ${logDir()}/update-<host>-${stamp}.log`,
       },
     )
+}
+
+function showUpdatePlan(plan: UpdatePreview[], json: boolean, out: Output): void {
+  if (json) out.out(JSON.stringify({ dryRun: true, hosts: plan }, null, 2))
+  else
+    for (const host of plan) {
+      out.out(`${host.host}: ${host.refused === undefined ? 'would run' : 'would not be updated'}`)
+      if (host.refused !== undefined) out.out(`  ✗ ${host.refused}`)
+      else
+        for (const [step, command] of [
+          ['build', host.build.join(' ')],
+          ['copy', host.copy.join(' ')],
+          ['boot entry', host.bootEntry],
+          ['switch', host.switch],
+        ] as const)
+          out.out(`  ${step.padEnd(10)} ${command}`)
+    }
+  const refused = plan.filter((host) => host.refused !== undefined)
+  if (refused.length > 0)
+    throw new UserError(
+      `${refused.length} of ${plan.length} host${plan.length === 1 ? '' : 's'} would fail to update: ${refused.map((h) => h.host).join(', ')}`,
+      { hint: 'nothing was run (--dry-run)' },
+    )
+  if (!json)
+    out.out(`nothing was run (--dry-run); ${SYSTEM_PLACEHOLDER} is the store path the build prints`)
 }
 
 interface HostContext {

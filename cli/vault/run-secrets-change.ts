@@ -7,7 +7,7 @@ import { recipientOf } from './age.js'
 import { generateValue } from './generate-value.js'
 import { unlockIdentity } from './identity.js'
 import { readPrivateFile, withPrivateFile } from './private-file.js'
-import { loadRecipients } from './recipients.js'
+import { loadRecipients, readersOf } from './recipients.js'
 import type { VaultOptions } from './run-secrets.js'
 import {
   keepPrevious,
@@ -34,11 +34,23 @@ async function open(options: VaultOptions, text: string) {
 
 // A new random value of the secret's kind. The old value stays (encrypted) as <name>.previous.age
 // until a deploy confirms the new one on the host.
-export async function runSecretsRotate(options: VaultOptions & { ref: string }): Promise<void> {
+// --dry-run says what would change (--json: as data) and writes nothing.
+export async function runSecretsRotate(
+  options: VaultOptions & { ref: string; dryRun?: boolean; json?: boolean },
+): Promise<void> {
   const out = options.output ?? processOutput
   const { root, ref, meta, identity } = await open(options, options.ref)
   // Proves the admin may read the secret before anything changes.
   ;(await readSecret(root, ref, identity)).fill(0)
+  if (options.dryRun === true) {
+    const to = Object.keys(readersOf(loadRecipients(root), ref.scope))
+    const plan = { dryRun: true, secret: refText(ref), kind: meta.kind, to, keepsPrevious: true }
+    return out.out(
+      options.json === true
+        ? JSON.stringify(plan, null, 2)
+        : `would rotate ${refText(ref)}: a new random ${meta.kind} value, encrypted to ${to.join(', ')}; the previous value kept until \`keystone deploy\` or \`update\` confirms the new one; nothing was changed (--dry-run)`,
+    )
+  }
   const value = await generateValue(meta.kind)
   await keepPrevious(root, ref)
   await writeSecret(root, loadRecipients(root), ref, value, { kind: meta.kind, rotated: true })

@@ -25,6 +25,7 @@ import {
   removeSecret,
   writeSecret,
   type SecretKind,
+  type SecretRef,
 } from './store.js'
 import { existsSync } from 'node:fs'
 
@@ -172,21 +173,52 @@ export async function runSecretsRm(options: VaultOptions & { ref: string }): Pro
 
 // Re-encrypts every secret whose recipients differ from the current ones (all with --all).
 // Secrets this admin cannot read are listed and make the command fail, after the others are done.
-export async function runSecretsRekey(options: VaultOptions & { all: boolean }): Promise<void> {
+// What a rekey would re-encrypt, from the metadata beside each .age file (no value is read):
+// the secrets whose recipients are not the current readers of their scope (every secret with
+// `all`), and the keys that could read a secret and no longer may, with what they could read.
+export interface RekeyPlan {
+  secrets: { secret: string; ref: SecretRef; kind: SecretKind; to: string[]; readable: boolean }[]
+  dropped: { key: string; secrets: string[] }[]
+}
+
+export function planRekey(
+  root: string,
+  recipients: Recipients,
+  options: { all: boolean; you: string },
+): RekeyPlan {
+  const secrets: RekeyPlan['secrets'] = []
+  const dropped = new Map<string, string[]>()
+  for (const ref of listSecrets(root)) {
+    const meta = readMeta(root, ref)
+    const readers = readersOf(recipients, ref.scope)
+    const current = Object.values(readers)
+    if (!options.all && meta !== undefined && meta.fingerprint === fingerprint(current)) continue
+    for (const key of meta?.recipients ?? [])
+      if (!current.includes(key)) dropped.set(key, [...(dropped.get(key) ?? []), refText(ref)])
+    secrets.push({
+      secret: refText(ref),
+      ref,
+      kind: meta?.kind ?? 'other',
+      to: Object.keys(readers),
+      // Without metadata only decrypting says; the rekey itself finds out.
+      readable: meta === undefined || meta.recipients.includes(options.you),
+    })
+  }
+  return { secrets, dropped: [...dropped].map(([key, refs]) => ({ key, secrets: refs })) }
+}
+
+export async function runSecretsRekey(
+  options: VaultOptions & { all: boolean; dryRun?: boolean; json?: boolean },
+): Promise<void> {
   const out = options.output ?? processOutput
   const root = rootOf(options)
   const recipients = loadRecipients(root)
   const identity = await identityOf(options)
+  const plan = planRekey(root, recipients, { all: options.all, you: identity.recipient })
+  if (options.dryRun === true) return showRekeyPlan(plan, options.json === true, out)
   const unreadable: string[] = []
-  // Keys that could read a secret and no longer may, with what they could read.
-  const dropped = new Map<string, string[]>()
   let rekeyed = 0
-  for (const ref of listSecrets(root)) {
-    const meta = readMeta(root, ref)
-    const current = Object.values(readersOf(recipients, ref.scope))
-    if (!options.all && meta !== undefined && meta.fingerprint === fingerprint(current)) continue
-    for (const key of meta?.recipients ?? [])
-      if (!current.includes(key)) dropped.set(key, [...(dropped.get(key) ?? []), refText(ref)])
+  for (const { ref, kind } of plan.secrets) {
     let value: Uint8Array
     try {
       value = await readSecret(root, ref, identity)
@@ -197,23 +229,41 @@ export async function runSecretsRekey(options: VaultOptions & { all: boolean }):
       }
       throw error
     }
-    await writeSecret(root, recipients, ref, value, { kind: meta?.kind ?? 'other' })
+    await writeSecret(root, recipients, ref, value, { kind })
     value.fill(0)
     rekeyed++
     out.out(`rekeyed ${refText(ref)}`)
   }
   out.out(`${rekeyed} secret${rekeyed === 1 ? '' : 's'} rekeyed`)
-  for (const [key, refs] of dropped) out.err(historyWarning(key, refs))
-  if (unreadable.length > 0) {
-    throw new UserError(
-      `${unreadable.length} secret${unreadable.length === 1 ? ' is' : 's are'} not encrypted to you and could not be rekeyed: ${unreadable.join(', ')}`,
-      {
-        exitCode: ExitCode.notRecipient,
-        hint: 'an admin who can read them runs `keystone secrets rekey`',
-      },
-    )
-  }
+  for (const { key, secrets } of plan.dropped) out.err(historyWarning(key, secrets))
+  if (unreadable.length > 0) throw notYours(unreadable, 'could not be rekeyed')
 }
+
+// `secrets rekey --dry-run`: the plan, in words or (--json) as data; the same warnings and the
+// same exit code as the rekey itself, and nothing written.
+function showRekeyPlan(plan: RekeyPlan, json: boolean, out: Output): void {
+  const unreadable = plan.secrets.filter((s) => !s.readable).map((s) => s.secret)
+  if (json) {
+    const secrets = plan.secrets.map(({ ref: _ref, ...shown }) => shown)
+    out.out(JSON.stringify({ dryRun: true, secrets, dropped: plan.dropped }, null, 2))
+  } else {
+    for (const s of plan.secrets)
+      if (s.readable) out.out(`would rekey ${s.secret} to ${s.to.join(', ') || 'nobody'}`)
+    const n = plan.secrets.length - unreadable.length
+    out.out(`${n} secret${n === 1 ? '' : 's'} would be rekeyed; nothing was changed (--dry-run)`)
+  }
+  for (const { key, secrets } of plan.dropped) out.err(historyWarning(key, secrets))
+  if (unreadable.length > 0) throw notYours(unreadable, 'cannot be rekeyed by you')
+}
+
+const notYours = (secrets: string[], what: string) =>
+  new UserError(
+    `${secrets.length} secret${secrets.length === 1 ? ' is' : 's are'} not encrypted to you and ${what}: ${secrets.join(', ')}`,
+    {
+      exitCode: ExitCode.notRecipient,
+      hint: 'an admin who can read them runs `keystone secrets rekey`',
+    },
+  )
 
 // Rekeying stops a removed recipient from reading what is written from now on, not what git
 // already holds: each old .age file in the history still opens with that key.

@@ -48,7 +48,14 @@ async function fleetOfThree(t: Tap, sshdEnv: Record<string, string> = {}) {
     })
   const hostLines = async () =>
     existsSync(hostRecord) ? (await readFile(hostRecord, 'utf8')).trim().split('\n') : []
-  return { fleet, sshd, run, hostLines, logs: path.join(work, 'state/keystone/logs') }
+  return {
+    fleet,
+    sshd,
+    run,
+    hostLines,
+    logs: path.join(work, 'state/keystone/logs'),
+    nixRecord: env.FAKE_NIX_RECORD,
+  }
 }
 
 t.test(
@@ -116,3 +123,67 @@ t.test('an unpinned host is not updated; bad --parallel is a usage error', { ski
   const usage = await f.run(['--all', '--parallel', '0'])
   t.equal(usage.code, 2)
 })
+
+t.test(
+  'update --dry-run shows every host’s steps and runs nothing; --json the same as data',
+  { skip },
+  async (t) => {
+    const f = await fleetOfThree(t)
+    const shown = await f.run(['--all', '--dry-run'])
+    t.equal(shown.code, 0, shown.stderr)
+    for (const name of ['desk1', 'storage1', 'web1']) {
+      t.match(shown.stdout, new RegExp(`^${name}: would run$`, 'm'))
+      t.match(
+        shown.stdout,
+        new RegExp(
+          `^  build +nix build --no-link --print-out-paths \\S+#nixosConfigurations\\.${name}\\.config\\.system\\.build\\.toplevel$`,
+          'm',
+        ),
+      )
+    }
+    t.match(shown.stdout, /^ {2}copy +nix copy --to ssh-ng:\/\/\S+@127\.0\.0\.1 <system>$/m)
+    t.match(
+      shown.stdout,
+      /^ {2}switch +systemd-run --unit=keystone-switch-\d{8}T\d{6} .*<system>\/bin\/switch-to-configuration'? switch$/m,
+    )
+    t.match(shown.stdout, /nothing was run \(--dry-run\)/)
+
+    const json = await f.run(['web1', '--dry-run', '--json'])
+    t.equal(json.code, 0, json.stderr)
+    const plan = JSON.parse(json.stdout) as {
+      dryRun: boolean
+      hosts: { host: string; build: string[]; bootEntry: string }[]
+    }
+    t.equal(plan.dryRun, true)
+    t.same(
+      plan.hosts.map((h) => h.host),
+      ['web1'],
+    )
+    t.same(plan.hosts[0]!.build, [
+      'nix',
+      'build',
+      '--no-link',
+      '--print-out-paths',
+      `${f.fleet}#nixosConfigurations.web1.config.system.build.toplevel`,
+    ])
+    t.match(
+      plan.hosts[0]!.bootEntry,
+      /^nix-env -p \/nix\/var\/nix\/profiles\/system --set '?<system>'? && systemd-run --unit=keystone-boot-/,
+    )
+
+    t.notOk(existsSync(f.nixRecord), 'nix was never called')
+    t.same(await f.hostLines(), [], 'nothing ran on the hosts')
+    t.notOk(existsSync(f.logs), 'no update log was started')
+
+    const file = path.join(f.fleet, 'hosts/web1.yaml')
+    const doc = parseDocument(await readFile(file, 'utf8'))
+    doc.deleteIn(['ssh', 'hostKey'])
+    await writeFile(file, doc.toString())
+    const refused = await f.run(['--all', '--dry-run'])
+    t.equal(refused.code, 1)
+    t.match(refused.stdout, /^web1: would not be updated\n {2}✗ ssh\.hostKey is not pinned/m)
+    t.match(refused.stdout, /^desk1: would run$/m)
+    t.match(refused.stderr, /^keystone: 1 of 3 hosts would fail to update: web1\n/)
+    t.same(await f.hostLines(), [])
+  },
+)

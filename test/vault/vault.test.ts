@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -187,6 +187,52 @@ t.test(
       listed.every((row) => row.needsRekey),
       'list shows that the files lag behind the recipients',
     )
+    // --dry-run: the same plan and warnings, as words and as data, and not a byte written.
+    const vaultBytes = async () => {
+      const dir = path.join(fleet, 'secrets')
+      const files = (await readdir(dir, { recursive: true })).sort()
+      return Promise.all(
+        files.map(async (f) => [f, await readFile(path.join(dir, f)).catch(() => 'dir')]),
+      )
+    }
+    const before = await vaultBytes()
+    const dry = await run(['secrets', 'rekey', '--dry-run', '--identity', alice.file])
+    t.equal(dry.code, 0, dry.stderr)
+    t.match(dry.stdout.toString(), /^would rekey fleet\/s3 to admin:alice, host:desk1$/m)
+    t.match(dry.stdout.toString(), /^would rekey web1\/mesh-auth-key to admin:alice$/m)
+    t.match(dry.stdout.toString(), /2 secrets would be rekeyed; nothing was changed \(--dry-run\)/)
+    t.equal(dry.stderr.trim().split('\n').length, 2, 'the same history warnings')
+    const dryJson = await run(['secrets', 'rekey', '--dry-run', '--json', '--identity', alice.file])
+    t.equal(dryJson.code, 0, dryJson.stderr)
+    const plan = JSON.parse(dryJson.stdout.toString()) as {
+      dryRun: boolean
+      secrets: { secret: string; to: string[]; readable: boolean }[]
+      dropped: { key: string; secrets: string[] }[]
+    }
+    t.same(
+      plan.secrets.map((s) => [s.secret, s.to, s.readable]),
+      [
+        ['fleet/s3', ['admin:alice', 'host:desk1'], true],
+        ['web1/mesh-auth-key', ['admin:alice'], true],
+      ],
+    )
+    t.same(plan.dropped.map((d) => d.key).sort(), [bob.recipient, web1.recipient].sort())
+    const rotateDry = await run([
+      'secrets',
+      'rotate',
+      'fleet/s3',
+      '--dry-run',
+      '--identity',
+      alice.file,
+    ])
+    t.equal(rotateDry.code, 0, rotateDry.stderr)
+    t.match(
+      rotateDry.stdout.toString(),
+      /^would rotate fleet\/s3: a new random \S+ value, encrypted to admin:alice, host:desk1; .*nothing was changed \(--dry-run\)$/m,
+    )
+    t.same(await vaultBytes(), before, 'dry runs wrote nothing in secrets/')
+    t.equal(await read(web1, 'fleet/s3'), 0, 'the removed host still reads until the real rekey')
+
     const rekey = await run(['secrets', 'rekey', '--identity', alice.file])
     t.equal(rekey.code, 0, rekey.stderr)
     t.match(rekey.stdout.toString(), /2 secrets rekeyed/)
@@ -214,6 +260,9 @@ t.test(
 
     // An admin who cannot read a secret rekeys the rest and names what is left.
     t.equal((await run(['secrets', 'recipients', 'add', bob.recipient, '--admin', 'bob'])).code, 0)
+    const byBobDry = await run(['secrets', 'rekey', '--dry-run', '--identity', bob.file])
+    t.equal(byBobDry.code, 6, 'a dry run names the same secrets, with the same exit code')
+    t.match(byBobDry.stderr, /2 secrets are not encrypted to you and cannot be rekeyed by you/)
     const byBob = await run(['secrets', 'rekey', '--identity', bob.file])
     t.equal(byBob.code, 6)
     t.match(
