@@ -9,6 +9,8 @@ interface EnrollArgs extends IdentityArgs {
   'ssh-key'?: string
   'credstore-device'?: string
   'tpm2-device'?: string
+  'dry-run': boolean
+  json: boolean
 }
 
 export const enroll: CommandModule<object, EnrollArgs> = {
@@ -33,11 +35,20 @@ export const enroll: CommandModule<object, EnrollArgs> = {
         hidden: true,
         describe: 'systemd-cryptenroll --tpm2-device (default auto)',
       })
-      .example('$0 enroll web1', 'after the first boot of web1') as never,
+      .option('dry-run', {
+        type: 'boolean',
+        default: false,
+        describe: 'read the host and say what enroll would do; change nothing',
+      })
+      .option('json', { type: 'boolean', default: false, describe: 'with --dry-run: as JSON' })
+      .example('$0 enroll web1', 'after the first boot of web1')
+      .example('$0 enroll web1 --dry-run', 'what it would do, from the host as it is') as never,
   handler: async (args) => {
     const { runEnroll } = await import('../deploy/run-enroll.js')
     await runEnroll({
       host: args.host,
+      dryRun: args['dry-run'],
+      json: args.json,
       ...(args.fleet !== undefined && { fleet: args.fleet }),
       ...(args['ssh-key'] !== undefined && { sshKey: args['ssh-key'] }),
       ...identityFrom(args),

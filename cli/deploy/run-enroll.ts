@@ -13,6 +13,7 @@ import { asRoot } from './as-root.js'
 import { enrollCredstore } from './enroll-credstore.js'
 import { readEnrollmentRecord, writeEnrollmentRecord } from '../records/enrollment-record.js'
 import { withInterrupt } from '../interrupt.js'
+import { previewEnroll, showEnrollPreview } from './preview-enroll.js'
 import { readPcrs } from './read-pcrs.js'
 import type { RemoteShell } from './remote-shell.js'
 import { parseBootctlStatus, planSecureBootSteps } from './secure-boot-state.js'
@@ -33,6 +34,9 @@ export interface EnrollOptions extends IdentityOptions {
   credstoreDevice?: string
   tpm2Device?: string
   rebootTimeoutMs?: number
+  // Read the host and print the plan (--json: as data); change nothing.
+  dryRun?: boolean
+  json?: boolean
   output?: Output
 }
 
@@ -54,6 +58,16 @@ export async function runEnroll(options: EnrollOptions): Promise<void> {
   await withInterrupt(async () => {
     let session = await openSsh(target, auth, policy)
     try {
+      if (options.dryRun === true) {
+        const preview = await previewEnroll(host, asRoot(session, host.ssh.user), {
+          fleetRoot,
+          credstore: options.credstoreDevice ?? `/dev/zvol/${host.storage.pool.name}/credstore`,
+          tpm2Device: options.tpm2Device ?? 'auto',
+        })
+        if (options.json === true) out.out(JSON.stringify(preview, null, 2))
+        else showEnrollPreview(preview, out)
+        return
+      }
       const secureBoot = await enrollSecureBoot(host, asRoot(session, host.ssh.user), out)
       let secureBootLine = secureBoot.line
       if (secureBoot.reboot) {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -38,8 +39,8 @@ async function enrollFixture(t: Test, options: { secureBoot?: string; passphrase
   await writeFile(keyFile, PASSPHRASE, { mode: 0o600 })
   await exec('cryptsetup', ['luksFormat', '--type', 'luks2', '--batch-mode', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file', keyFile, luks])
   t.equal((await f.run(['secrets', 'set', 'desk1/credstore-passphrase', '--kind', 'passphrase'], { stdin: options.passphrase ?? PASSPHRASE })).code, 0)
-  const enroll = () =>
-    f.run(['enroll', 'desk1', '--ssh-key', f.sshd.clientKeyFile, '--identity', f.key, '--credstore-device', luks, '--tpm2-device', tcti])
+  const enroll = (extra: string[] = []) =>
+    f.run(['enroll', 'desk1', '--ssh-key', f.sshd.clientKeyFile, '--identity', f.key, '--credstore-device', luks, '--tpm2-device', tcti, ...extra])
   const header = async () => (await exec('cryptsetup', ['luksDump', '--dump-json-metadata', luks])).stdout
   const opens = (key: string) =>
     new Promise<boolean>((resolve) =>
@@ -100,6 +101,46 @@ t.test('enroll: Secure Boot keys, then a recovery key in the vault and the TPM o
   t.equal(rerecorded.pcrs['7'], /7 : 0x([0-9A-F]{64})/.exec(moved)![1]!.toLowerCase(), 'the record holds the value of now')
   t.ok(await f.opens(recovery), 'the recovery key is kept')
   t.match((await f.enroll()).stdout.toString(), 'desk1 is already enrolled')
+})
+
+t.test('enroll --dry-run reads the host and prints the plan (--json as data); nothing changes', { skip }, async (t) => {
+  const f = await enrollFixture(t)
+  const header = await f.header()
+  const shown = await f.enroll(['--dry-run'])
+  t.equal(shown.code, 0, shown.stderr)
+  const text = shown.stdout.toString()
+  t.match(text, /^desk1: enroll would$/m)
+  t.match(text, /^ {2}Secure Boot: the firmware is in setup mode; enrolling the host’s keys/m)
+  t.match(text, /^ {4}sbctl enroll-keys --microsoft$/m)
+  t.match(text, new RegExp(`^  TPM: creating the recovery key: systemd-cryptenroll ${f.luks} --recovery-key \\(unlocked with the vault's passphrase; the new key goes to desk1/recovery-key\\)$`, 'm'))
+  t.match(text, /^ {2}TPM: enrolling the TPM: systemd-cryptenroll \S+ '?--tpm2-device=[^ ]+'? --tpm2-pcrs=1\+7 --wipe-slot=password /m)
+  t.match(text, /nothing was changed \(--dry-run\)/)
+
+  const json = await f.enroll(['--dry-run', '--json'])
+  t.equal(json.code, 0, json.stderr)
+  const plan = JSON.parse(json.stdout.toString()) as {
+    dryRun: boolean
+    secureBoot: { action: string; commands: string[] }
+    tpm: { enable: boolean; pcrs: Record<string, string>; steps: { savesRecoveryKey: boolean }[] }
+  }
+  t.equal(plan.dryRun, true)
+  t.same([plan.secureBoot.action, plan.secureBoot.commands], ['enroll-keys', ['sbctl enroll-keys --microsoft']])
+  t.same(plan.tpm.steps.map((s) => s.savesRecoveryKey), [true, false])
+  const { stdout: pcrread } = await exec('tpm2_pcrread', ['-T', f.tcti, 'sha256:1,7'])
+  t.equal(plan.tpm.pcrs['7'], /7 : 0x([0-9A-F]{64})/.exec(pcrread)![1]!.toLowerCase(), 'the PCRs as the TPM holds them')
+
+  t.equal(await f.header(), header, 'the LUKS header is unchanged')
+  t.ok(await f.opens(PASSPHRASE), 'the initial passphrase still opens it')
+  t.notOk(existsSync(f.hostRecord) && (await readFile(f.hostRecord, 'utf8')).trim() !== '', 'nothing ran on the host')
+  t.notOk(existsSync(path.join(f.fleet, 'secrets/desk1/recovery-key.age')), 'no recovery key in the vault')
+  t.notOk(existsSync(path.join(f.fleet, 'hosts/desk1/enrollment.json')), 'no enrollment record')
+
+  const real = await f.enroll()
+  t.equal(real.code, 0, real.stderr)
+  await writeFile(path.join(f.state, 'secure-boot'), 'enabled (user)')
+  const after = await f.enroll(['--dry-run'])
+  t.equal(after.code, 0, after.stderr)
+  t.match(after.stdout.toString(), /^ {2}TPM: nothing \(already enrolled on PCRs 1\+7\)$/m)
 })
 
 t.test('a recovery slot left by an interrupted run is replaced by one the vault holds', { skip }, async (t) => {
