@@ -30,6 +30,30 @@ export interface EnrollPreview {
       }
 }
 
+// The PCRs of now (read first: a host without a reachable TPM is refused before anything
+// changes) and, from the enrollment record, those that moved since the TPM slot was sealed (a
+// firmware update, new Secure Boot keys): such a slot cannot unseal and is sealed again.
+export async function readTpmState(
+  host: Host,
+  shell: RemoteShell,
+  options: { fleetRoot: string; tpm2Device: string },
+) {
+  const pcrs = await readPcrs(shell, host.tpm.pcrs, options.tpm2Device).catch((error: unknown) => {
+    throw new UserError(
+      `no TPM 2.0 reachable on ${host.name}: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        hint: 'enable the TPM 2.0 in the firmware, or set `tpm.enable: false` in the host file; nothing was changed',
+      },
+    )
+  })
+  const recorded = readEnrollmentRecord(options.fleetRoot, host.name)
+  const changedPcrs =
+    recorded === undefined
+      ? []
+      : host.tpm.pcrs.filter((n) => recorded.pcrs[n] !== undefined && recorded.pcrs[n] !== pcrs[n])
+  return { pcrs, recorded, changedPcrs }
+}
+
 export async function previewEnroll(
   host: Host,
   shell: RemoteShell,
@@ -45,15 +69,7 @@ export async function previewEnroll(
     commands: step.commands,
   }
   if (!host.tpm.enable) return { dryRun: true, host: host.name, secureBoot, tpm: { enable: false } }
-  const pcrs = await readPcrs(shell, host.tpm.pcrs, options.tpm2Device).catch((error: unknown) => {
-    throw new UserError(
-      `no TPM 2.0 reachable on ${host.name}: ${error instanceof Error ? error.message : String(error)}`,
-      {
-        hint: 'enable the TPM 2.0 in the firmware, or set `tpm.enable: false` in the host file; nothing was changed',
-      },
-    )
-  })
-  const recorded = readEnrollmentRecord(options.fleetRoot, host.name)
+  const { pcrs, recorded, changedPcrs } = await readTpmState(host, shell, options)
   const status = await readCredstoreStatus(shell, options.credstore)
   const plan = planCredstoreEnrollment(status, {
     tpm2Device: options.tpm2Device,
@@ -63,12 +79,7 @@ export async function previewEnroll(
     ),
     canReadRecoveryKey: true,
     target: shell.description,
-    changedPcrs:
-      recorded === undefined
-        ? []
-        : host.tpm.pcrs.filter(
-            (n) => recorded.pcrs[n] !== undefined && recorded.pcrs[n] !== pcrs[n],
-          ),
+    changedPcrs,
   })
   return {
     dryRun: true,
@@ -101,7 +112,7 @@ export function showEnrollPreview(preview: EnrollPreview, out: Output): void {
     out.out('    then reboot and check that Secure Boot is enabled')
   }
   if (!tpm.enable) out.out('  TPM: nothing (TPM unlock is off in the host file)')
-  else if (tpm.steps.length === 0)
+  else if (tpm.alreadyEnrolled)
     out.out(
       `  TPM: nothing (already enrolled on PCRs ${pcrList(Object.keys(tpm.pcrs).map(Number))})`,
     )

@@ -11,10 +11,9 @@ import { loadRecipients } from '../vault/recipients.js'
 import { readSecret, secretFile, writeSecret } from '../vault/store.js'
 import { asRoot } from './as-root.js'
 import { enrollCredstore } from './enroll-credstore.js'
-import { readEnrollmentRecord, writeEnrollmentRecord } from '../records/enrollment-record.js'
+import { writeEnrollmentRecord } from '../records/enrollment-record.js'
 import { withInterrupt } from '../interrupt.js'
-import { previewEnroll, showEnrollPreview } from './preview-enroll.js'
-import { readPcrs } from './read-pcrs.js'
+import { previewEnroll, readTpmState, showEnrollPreview } from './preview-enroll.js'
 import type { RemoteShell } from './remote-shell.js'
 import { parseBootctlStatus, planSecureBootSteps } from './secure-boot-state.js'
 import { openSsh, waitForSsh, type SshAuth, type SshSession, type SshTarget } from './ssh.js'
@@ -130,19 +129,7 @@ async function enrollTpm(
     }
     return identity
   }
-  // Read first: a host without a reachable TPM is refused before its header changes.
-  const pcrs = await readPcrs(shell, host.tpm.pcrs, tpm2Device).catch((error: unknown) => {
-    throw new UserError(`no TPM 2.0 reachable on ${host.name}: ${error instanceof Error ? error.message : String(error)}`, {
-      hint: 'enable the TPM 2.0 in the firmware, or set `tpm.enable: false` in the host file; nothing was changed',
-    })
-  })
-  // A TPM slot sealed to values the PCRs no longer have (a firmware update, new Secure Boot
-  // keys) cannot unseal: the enrollment record says which values it was sealed to.
-  const recorded = readEnrollmentRecord(fleetRoot, host.name)
-  const changedPcrs =
-    recorded === undefined
-      ? []
-      : host.tpm.pcrs.filter((n) => recorded.pcrs[n] !== undefined && recorded.pcrs[n] !== pcrs[n])
+  const { pcrs, recorded, changedPcrs } = await readTpmState(host, shell, { fleetRoot, tpm2Device })
   const result = await enrollCredstore({
     shell,
     device: options.credstoreDevice ?? `/dev/zvol/${host.storage.pool.name}/credstore`,
