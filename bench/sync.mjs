@@ -1,48 +1,41 @@
 #!/usr/bin/env node
-// The sync agent against restic and rclone (crypt remote), side by side in one run, against the
-// same local MinIO through a counting proxy. Two data sets — mixed (2,000 files of 1–64 KiB,
-// 20 of 1–8 MiB, 2 of 128 MiB) and many-small (20,000 files of 4 KiB) — in four phases: initial
-// backup, no-change pass, a pass after changing 4 KiB in 1 % of the files, full restore (checked
-// byte for byte). Per run: wall time, CPU, peak RSS, bytes uploaded, requests; and agent/restic.
-// Usage: bench/sync.sh [--quick] [--json out.json]
+// The sync agent against restic and rclone (crypt remote), side by side in one run, on each S3
+// server (MinIO and SeaweedFS, over TLS unless --plain), every tool through the same counting
+// proxy. Three data sets — mixed (2,000 files of 1–64 KiB, 20 of 1–8 MiB, 2 of 128 MiB),
+// many-small (20,000 files of 4 KiB) and tiny (200,000 files of 0–2 KiB in deep directories) —
+// in four phases: initial backup, no-change pass, a pass after changing 4 KiB in 1 % of the
+// files, full restore (checked byte for byte). Per run: wall time, CPU (user + sys), peak RSS,
+// bytes uploaded, requests; the agent / restic ratios against the goals; and the agent's peak
+// RSS on tiny at a tenth of its size, to show memory stays flat as the data set grows.
+// Usage: bench/sync.sh [--quick] [--plain] [--servers minio,seaweedfs] [--sets mixed,many-small,tiny]
+//                      [--json out.json]
 import { execFileSync, spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  openSync,
-  writeSync,
-  closeSync,
-} from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import path from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { startCountingProxy } from './lib/counting-proxy.mjs'
-import { pseudoRandom } from './lib/tree.mjs'
+import { s3ServerVersion, startS3Server } from './lib/s3-server.mjs'
+import { describeTree, pseudoRandom } from './lib/tree.mjs'
 
 const root = path.dirname(import.meta.dirname)
 const args = process.argv.slice(2)
-const quick = args.includes('--quick')
-const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined
+const flag = (name) => args.includes(name)
+const value = (name, fallback) => (flag(name) ? args[args.indexOf(name) + 1] : fallback)
+const quick = flag('--quick')
+const tls = !flag('--plain')
+const jsonOut = value('--json', undefined)
+const servers = value('--servers', 'minio,seaweedfs').split(',')
+const setNames = value('--sets', 'mixed,many-small,tiny').split(',')
 const KiB = 1024
 const MiB = 1024 * KiB
 
-for (const tool of ['minio', 'restic', 'rclone', '/usr/bin/time']) {
+for (const tool of ['restic', 'rclone', '/usr/bin/time', ...servers.map((s) => (s === 'minio' ? 'minio' : 'weed'))]) {
   try {
-    execFileSync(
-      tool === '/usr/bin/time' ? tool : 'which',
-      tool === '/usr/bin/time' ? ['true'] : [tool],
-      { stdio: 'ignore' },
-    )
+    execFileSync(tool === '/usr/bin/time' ? tool : 'which', tool === '/usr/bin/time' ? ['true'] : [tool], {
+      stdio: 'ignore',
+    })
   } catch {
     console.error(`sync bench: ${tool} is missing`)
-    console.error(
-      '  hint: apt-get install restic rclone time; MinIO as .ci/run builds it (on PATH)',
-    )
+    console.error('  hint: bench/sync.sh puts the pinned builds of scripts/go-tools.sh on PATH; apt-get install rclone time')
     process.exit(2)
   }
 }
@@ -50,6 +43,7 @@ const versions = {
   restic: execFileSync('restic', ['version']).toString().split(' ')[1],
   rclone: execFileSync('rclone', ['version']).toString().split('\n')[0].split(' ')[1],
   node: process.version,
+  ...Object.fromEntries(servers.map((s) => [s, s3ServerVersion(s)])),
 }
 
 const work = process.env.KEYSTONE_BENCH_DIR ?? '/var/tmp/keystone-bench-sync'
@@ -69,101 +63,46 @@ const SETS = {
     for (let i = 0; i < 2; i++) files.push([`large/l${i}.bin`, Math.round(128 * MiB * scale)])
     return files
   },
-  'many-small': () =>
-    Array.from({ length: 20000 * scale }, (_, i) => [`d${i % 100}/f${i}.txt`, 4 * KiB]),
+  'many-small': () => Array.from({ length: 20000 * scale }, (_, i) => [`d${i % 100}/f${i}.txt`, 4 * KiB]),
+  // Per-file costs and nothing else: 0–2 KiB each (one in 64 empty), five levels deep, 10 files
+  // per directory at the bottom.
+  tiny: (count = 200000 * scale) =>
+    Array.from({ length: count }, (_, i) => {
+      const d = Math.floor(i / 10)
+      const dirs = [d % 4, Math.floor(d / 4) % 5, Math.floor(d / 20) % 10, Math.floor(d / 200) % 10, Math.floor(d / 2000)]
+      return [`${dirs.map((n, level) => `l${level}-${n}`).join('/')}/t${i}`, i % 64 === 0 ? 0 : (i * 2654435761) % (2 * KiB + 1)]
+    }),
 }
+// rclone writes one object per file: on tiny that is 200,000 PUTs a pass, minutes for a figure
+// that says nothing new about the agent (many-small shows the same per-file cost).
+const TOOLS_OF = { mixed: ['agent', 'restic', 'restic-off', 'rclone'], 'many-small': ['agent', 'restic', 'restic-off', 'rclone'], tiny: ['agent', 'restic', 'restic-off'] }
 
 // Every file different (one seed per file): nothing deduplicates by accident.
 function generate(dir, files) {
+  const made = new Set()
   files.forEach(([rel, size], i) => {
-    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true })
+    const parent = path.dirname(path.join(dir, rel))
+    if (!made.has(parent)) mkdirSync(parent, { recursive: true })
+    made.add(parent)
     writeFileSync(path.join(dir, rel), pseudoRandom(i + 1, size))
   })
 }
 
-// 4 KiB changed at a pseudo-random offset in 1 % of the files (every 100th).
+// 4 KiB changed at a pseudo-random offset in 1 % of the files (every 100th); a file smaller than
+// that is rewritten whole, at the same size.
 function change(dir, files) {
   let changed = 0
   for (let i = 0; i < files.length; i += 100) {
     const [rel, size] = files[i]
+    const length = Math.min(4 * KiB, size)
+    if (length === 0) continue
     const fd = openSync(path.join(dir, rel), 'r+')
-    writeSync(
-      fd,
-      pseudoRandom(9000 + i, 4 * KiB),
-      0,
-      4 * KiB,
-      Math.max(0, ((i * 2654435761) >>> 0) % Math.max(1, size - 4 * KiB)),
-    )
+    writeSync(fd, pseudoRandom(9000 + i, length), 0, length, Math.max(0, ((i * 2654435761) >>> 0) % Math.max(1, size - 4 * KiB)))
     closeSync(fd)
     changed++
   }
   return changed
 }
-
-function digest(dir) {
-  const out = new Map()
-  const walk = (d) => {
-    for (const name of readdirSync(d)) {
-      const file = path.join(d, name)
-      if (statSync(file).isDirectory()) walk(file)
-      else
-        out.set(
-          path.relative(dir, file),
-          createHash('sha256').update(readFileSync(file)).digest('hex'),
-        )
-    }
-  }
-  walk(dir)
-  return out
-}
-
-// ---- the S3 server ---------------------------------------------------------------------
-const minioPort = 19000 + Math.floor(Math.random() * 1000)
-const creds = {
-  AWS_ACCESS_KEY_ID: 'keystone-bench',
-  AWS_SECRET_ACCESS_KEY: 'keystone-bench-secret',
-}
-const minio = spawn(
-  'minio',
-  [
-    'server',
-    path.join(work, 'minio'),
-    '--address',
-    `127.0.0.1:${minioPort}`,
-    '--console-address',
-    `127.0.0.1:${minioPort + 1}`,
-    '--quiet',
-  ],
-  {
-    env: {
-      ...process.env,
-      MINIO_ROOT_USER: creds.AWS_ACCESS_KEY_ID,
-      MINIO_ROOT_PASSWORD: creds.AWS_SECRET_ACCESS_KEY,
-      MINIO_BROWSER: 'off',
-    },
-    stdio: 'ignore',
-  },
-)
-process.on('exit', () => minio.kill('SIGKILL'))
-for (let i = 0; ; i++) {
-  if (
-    await fetch(`http://127.0.0.1:${minioPort}/minio/health/ready`).then(
-      (r) => r.ok,
-      () => false,
-    )
-  )
-    break
-  if (i > 300) throw new Error('minio did not start')
-  await sleep(100)
-}
-const minioVersion = execFileSync('minio', ['--version']).toString().split('\n')[0]
-const proxy = await startCountingProxy(`http://127.0.0.1:${minioPort}`)
-const credentialsFile = path.join(work, 's3-credentials')
-writeFileSync(
-  credentialsFile,
-  `AWS_ACCESS_KEY_ID=${creds.AWS_ACCESS_KEY_ID}\nAWS_SECRET_ACCESS_KEY=${creds.AWS_SECRET_ACCESS_KEY}\n`,
-  { mode: 0o600 },
-)
 
 // ---- the tools -------------------------------------------------------------------------
 const mainJs = path.join(root, 'dist/cli/main.js')
@@ -171,88 +110,70 @@ const rcloneConf = path.join(work, 'rclone.conf')
 writeFileSync(rcloneConf, '')
 const obscured = execFileSync('rclone', ['obscure', 'keystone-bench-password']).toString().trim()
 
-function tools(set) {
-  const agentDir = path.join(work, `agent-${set}`)
-  const resticEnv = {
-    ...creds,
-    RESTIC_REPOSITORY: `s3:${proxy.endpoint}/bench-restic-${set}`,
-    RESTIC_PASSWORD: 'keystone-bench-password',
-    RESTIC_CACHE_DIR: path.join(work, `restic-cache-${set}`),
-  }
-  const rcloneEnv = {
-    RCLONE_CONFIG: rcloneConf,
-    RCLONE_CONFIG_S3_TYPE: 's3',
-    RCLONE_CONFIG_S3_PROVIDER: 'Minio',
-    RCLONE_CONFIG_S3_ENDPOINT: proxy.endpoint,
-    RCLONE_CONFIG_S3_ACCESS_KEY_ID: creds.AWS_ACCESS_KEY_ID,
-    RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: creds.AWS_SECRET_ACCESS_KEY,
-    RCLONE_CONFIG_S3_REGION: 'us-east-1',
-    RCLONE_CONFIG_SECRET_TYPE: 'crypt',
-    RCLONE_CONFIG_SECRET_REMOTE: `s3:bench-rclone-${set}`,
-    RCLONE_CONFIG_SECRET_PASSWORD: obscured,
-  }
+function tools(server, proxy, id) {
+  const agentDir = path.join(work, `agent-${id}`)
+  const ca = server.caFile
+  const agent = (...rest) => [process.execPath, mainJs, 'agent', ...rest, '--agent-dir', agentDir]
+  const restic = (compression) => ({
+    env: {
+      ...server.credentials,
+      RESTIC_REPOSITORY: `s3:${proxy.endpoint}/bench-restic-${compression}-${id}`,
+      RESTIC_PASSWORD: 'keystone-bench-password',
+      RESTIC_CACHE_DIR: path.join(work, `restic-cache-${compression}-${id}`),
+    },
+    init: ['restic', ...(ca ? ['--cacert', ca] : []), 'init'],
+    backup: (data) => ['restic', ...(ca ? ['--cacert', ca] : []), 'backup', '--quiet', '--compression', compression, data],
+    restore: (target) => ['restic', ...(ca ? ['--cacert', ca] : []), 'restore', 'latest', '--quiet', '--target', target],
+    restored: (target, data) => path.join(target, data),
+  })
+  const rclone = (...rest) => ['rclone', ...(ca ? ['--ca-cert', ca] : []), ...rest]
   return {
     agent: {
       env: {},
-      init: [
-        process.execPath,
-        mainJs,
-        'agent',
+      init: agent(
         'init',
-        `s3://bench-agent-${set}/host`,
+        `s3://bench-agent-${id}/host`,
         '--endpoint',
         proxy.endpoint,
         '--s3-credentials',
-        credentialsFile,
-        '--agent-dir',
-        agentDir,
+        server.credentialsFile,
+        ...(ca ? ['--s3-ca', ca] : []),
         '--write-recovery-key',
-        path.join(work, `agent-${set}.recovery`),
-      ],
-      backup: (data) => [
-        process.execPath,
-        mainJs,
-        'agent',
-        'backup',
-        data,
-        '--agent-dir',
-        agentDir,
-      ],
-      restore: (target) => [
-        process.execPath,
-        mainJs,
-        'agent',
-        'restore',
-        'latest',
-        '--target',
-        target,
-        '--agent-dir',
-        agentDir,
-      ],
+        path.join(work, `agent-${id}.recovery`),
+      ),
+      backup: (data) => agent('backup', data),
+      restore: (target) => agent('restore', 'latest', '--target', target),
       restored: (target, data) => path.join(target, data),
     },
-    restic: {
-      env: resticEnv,
-      init: ['restic', 'init'],
-      backup: (data) => ['restic', 'backup', '--quiet', data],
-      restore: (target) => ['restic', 'restore', 'latest', '--quiet', '--target', target],
-      restored: (target, data) => path.join(target, data),
-    },
+    restic: restic('auto'),
+    'restic-off': restic('off'),
     rclone: {
-      env: rcloneEnv,
-      init: ['rclone', 'mkdir', `s3:bench-rclone-${set}`],
-      backup: (data) => ['rclone', 'sync', data, 'secret:'],
-      restore: (target) => ['rclone', 'copy', 'secret:', target],
+      env: {
+        RCLONE_CONFIG: rcloneConf,
+        RCLONE_CONFIG_S3_TYPE: 's3',
+        RCLONE_CONFIG_S3_PROVIDER: server.kind === 'minio' ? 'Minio' : 'SeaweedFS',
+        RCLONE_CONFIG_S3_ENDPOINT: proxy.endpoint,
+        RCLONE_CONFIG_S3_ACCESS_KEY_ID: server.credentials.AWS_ACCESS_KEY_ID,
+        RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: server.credentials.AWS_SECRET_ACCESS_KEY,
+        RCLONE_CONFIG_S3_REGION: 'us-east-1',
+        RCLONE_CONFIG_SECRET_TYPE: 'crypt',
+        RCLONE_CONFIG_SECRET_REMOTE: `s3:bench-rclone-${id}`,
+        RCLONE_CONFIG_SECRET_PASSWORD: obscured,
+      },
+      init: rclone('mkdir', `s3:bench-rclone-${id}`),
+      backup: (data) => rclone('sync', data, 'secret:'),
+      restore: (target) => rclone('copy', 'secret:', target),
       restored: (target) => target,
     },
   }
 }
 
-function run(argv, env) {
+function run(proxy, argv, env) {
   const timeFile = path.join(work, 'time.out')
   const before = proxy.snapshot()
-  // The endpoint is plain HTTP on loopback; a CA bundle from the environment only trips rclone.
-  const { AWS_CA_BUNDLE, ...inherited } = process.env
+  // Each tool gets the CA through its own option; a bundle from the environment would only
+  // confuse the comparison.
+  const { AWS_CA_BUNDLE, SSL_CERT_FILE, ...inherited } = process.env
   return new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, ...argv], {
       env: { ...inherited, ...env },
@@ -263,84 +184,134 @@ function run(argv, env) {
     child.once('close', (code) => {
       const after = proxy.snapshot()
       if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`))
-      const [wall, user, sys, rssKb] = readFileSync(timeFile, 'utf8')
-        .trim()
-        .split('\n')
-        .at(-1)
-        .split(' ')
-        .map(Number)
+      const [wall, user, sys, rssKb] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number)
       resolve({
         wall,
+        user,
+        sys,
         cpu: user + sys,
         rssMiB: rssKb / 1024,
         uploadedMiB: (after.uploadedBytes - before.uploadedBytes) / MiB,
         requests: after.requests - before.requests,
         put: after.put - before.put,
         head: after.head - before.head,
-        get: after.get - before.get,
-        list: after.list - before.list,
       })
     })
   })
 }
 
-// ---- the run ---------------------------------------------------------------------------
-const results = []
-const TOOLS = ['agent', 'restic', 'rclone']
-for (const set of Object.keys(SETS)) {
-  const files = SETS[set]()
+// What every tool must give back byte for byte: each file's path, size and content (rclone
+// keeps neither modes nor directory times, so those are left out for all alike).
+const contents = (dir) =>
+  Object.fromEntries(
+    Object.entries(describeTree(dir))
+      .filter(([, d]) => d.startsWith('file '))
+      .map(([rel, d]) => {
+        const [, , size, , hash] = d.split(' ')
+        return [rel, `${size} ${hash}`]
+      }),
+  )
+function sameTree(expected, dir) {
+  const got = contents(dir)
+  const keys = Object.keys(expected)
+  return keys.length === Object.keys(got).length && keys.every((k) => got[k] === expected[k])
+}
+
+// One data set on one server: every tool, every phase.
+async function benchSet(server, proxy, set, files, toolNames, results) {
   const data = path.join(work, `data-${set}`)
+  rmSync(data, { recursive: true, force: true })
   generate(data, files)
-  const expected = digest(data)
+  let expected = contents(data)
   const bytes = files.reduce((n, [, size]) => n + size, 0)
-  console.error(`${set}: ${files.length} files, ${(bytes / MiB).toFixed(0)} MiB`)
-  const t = tools(set)
+  console.error(`${server.kind} ${set}: ${files.length} files, ${(bytes / MiB).toFixed(0)} MiB`)
+  const id = `${server.kind}-${set}-${files.length}`.toLowerCase()
+  const t = tools(server, proxy, id)
   // Not execFileSync: the proxy runs in this process and must keep answering.
-  for (const tool of TOOLS) await run(t[tool].init, t[tool].env)
+  for (const tool of toolNames) await run(proxy, t[tool].init, t[tool].env)
   for (const phase of ['initial', 'no-change', 'change-1%', 'restore']) {
-    if (phase === 'change-1%') console.error(`  changed 4 KiB in ${change(data, files)} files`)
-    for (const tool of TOOLS) {
+    if (phase === 'change-1%') {
+      console.error(`  changed 4 KiB in ${change(data, files)} files`)
+      expected = contents(data)
+    }
+    for (const tool of toolNames) {
       const target = path.join(work, `restore-${tool}`)
       rmSync(target, { recursive: true, force: true })
       const argv = phase === 'restore' ? t[tool].restore(target) : t[tool].backup(data)
-      const r = await run(argv, t[tool].env)
+      const r = await run(proxy, argv, t[tool].env)
       if (phase === 'restore') {
-        const got = digest(t[tool].restored(target, data))
-        const same = got.size === expected.size && [...expected].every(([k, v]) => got.get(k) === v)
-        if (!same) throw new Error(`${tool} restored ${set} wrongly`)
+        if (!sameTree(expected, t[tool].restored(target, data))) throw new Error(`${tool} restored ${set} wrongly`)
         rmSync(target, { recursive: true, force: true })
       }
-      results.push({ set, phase, tool, ...r })
+      results.push({ server: server.kind, set, files: files.length, phase, tool, ...r })
       console.error(
-        `  ${phase.padEnd(9)} ${tool.padEnd(6)} ${r.wall.toFixed(2)} s, cpu ${r.cpu.toFixed(2)} s, rss ${r.rssMiB.toFixed(0)} MiB, up ${r.uploadedMiB.toFixed(1)} MiB, ${r.requests} requests (${r.put} PUT, ${r.head} HEAD)`,
+        `  ${phase.padEnd(9)} ${tool.padEnd(10)} ${r.wall.toFixed(2)} s, cpu ${r.user.toFixed(2)} + ${r.sys.toFixed(2)} s, rss ${r.rssMiB.toFixed(0)} MiB, up ${r.uploadedMiB.toFixed(1)} MiB, ${r.requests} requests (${r.put} PUT, ${r.head} HEAD)`,
       )
     }
-    if (phase === 'change-1%') {
-      const now = digest(data)
-      expected.clear()
-      for (const [k, v] of now) expected.set(k, v)
+  }
+  rmSync(data, { recursive: true, force: true })
+}
+
+// ---- the run ---------------------------------------------------------------------------
+const results = []
+const growth = []
+for (const kind of servers) {
+  const server = await startS3Server({ kind, tls, dir: work })
+  const proxy = await startCountingProxy(server.endpoint, server.certificates)
+  try {
+    for (const set of setNames) await benchSet(server, proxy, set, SETS[set](), TOOLS_OF[set], results)
+    // The same tiny tree at a tenth of its size, agent only: what grows with the data set.
+    if (setNames.includes('tiny')) {
+      const small = []
+      await benchSet(server, proxy, 'tiny', SETS.tiny(20000 * scale), ['agent'], small)
+      growth.push(...small)
     }
+  } finally {
+    await proxy.close()
+    await server.stop()
   }
 }
-await proxy.close()
 
-// ---- the table -------------------------------------------------------------------------
+// ---- the tables ------------------------------------------------------------------------
+const find = (r, tool, list = results) =>
+  list.find((x) => x.server === r.server && x.set === r.set && x.phase === r.phase && x.tool === tool && x.files === r.files)
 const lines = [
-  `Sync benchmark: keystone agent vs restic ${versions.restic} vs rclone ${versions.rclone} (crypt remote), ${minioVersion} on loopback, node ${versions.node}, ${new Date().toISOString().slice(0, 10)}${quick ? ' (quick: 10 % data)' : ''}`,
+  `Sync benchmark: keystone agent vs restic ${versions.restic} (compression auto, and off) vs rclone ${versions.rclone} (crypt remote), over ${tls ? 'TLS' : 'plain HTTP'} on loopback, node ${versions.node}, ${new Date().toISOString().slice(0, 10)}${quick ? ' (quick: 10 % data)' : ''}`,
+  ...servers.map((s) => `${s}: ${versions[s]}`),
   '',
-  '| data set | phase | tool | wall s | CPU s | peak RSS MiB | uploaded MiB | requests (PUT / HEAD) | agent / restic (wall) |',
-  '|---|---|---|---:|---:|---:|---:|---:|---:|',
+  '| server | data set | phase | tool | wall s | CPU s (user + sys) | peak RSS MiB | uploaded MiB | requests (PUT / HEAD) | agent / restic (wall) | agent / restic off (wall) |',
+  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
 ]
 for (const r of results) {
-  const restic = results.find((x) => x.set === r.set && x.phase === r.phase && x.tool === 'restic')
-  const ratio = r.tool === 'agent' ? (r.wall / restic.wall).toFixed(2) : ''
+  const ratio = (tool) => (r.tool === 'agent' && find(r, tool) ? (r.wall / find(r, tool).wall).toFixed(2) : '')
   lines.push(
-    `| ${r.set} | ${r.phase} | ${r.tool} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${r.uploadedMiB.toFixed(1)} | ${r.requests} (${r.put} / ${r.head}) | ${ratio} |`,
+    `| ${r.server} | ${r.set} | ${r.phase} | ${r.tool} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} (${r.user.toFixed(2)} + ${r.sys.toFixed(2)}) | ${r.rssMiB.toFixed(0)} | ${r.uploadedMiB.toFixed(2)} | ${r.requests} (${r.put} / ${r.head}) | ${ratio('restic')} | ${ratio('restic-off')} |`,
   )
 }
+
+// The goals, each line a verdict the reader can check against the table above.
+const verdicts = []
+for (const r of results.filter((x) => x.tool === 'agent')) {
+  const restic = find(r, 'restic')
+  if (restic === undefined) continue
+  const ratio = r.wall / restic.wall
+  const goal = r.phase === 'no-change' ? 0.5 : 0.8
+  verdicts.push([`${r.server} ${r.set} ${r.phase}: wall ${ratio.toFixed(2)} × restic`, ratio <= goal, `≤ ${goal}`])
+  if (r.phase === 'restore' && r.set !== 'mixed')
+    verdicts.push([`${r.server} ${r.set} restore: CPU ${r.cpu.toFixed(2)} s vs restic ${restic.cpu.toFixed(2)} s`, r.cpu <= restic.cpu, '≤ restic'])
+  if (r.phase === 'change-1%')
+    verdicts.push([`${r.server} ${r.set} change-1%: uploaded ${r.uploadedMiB.toFixed(2)} MiB vs restic ${restic.uploadedMiB.toFixed(2)} MiB`, r.uploadedMiB <= restic.uploadedMiB, '≤ restic'])
+  verdicts.push([`${r.server} ${r.set} ${r.phase}: peak RSS ${r.rssMiB.toFixed(0)} MiB`, r.rssMiB <= 200, '≤ 200 MiB'])
+}
+lines.push('', '| goal | met | target |', '|---|---|---|')
+for (const [what, met, target] of verdicts) lines.push(`| ${what} | ${met ? 'yes' : '**no**'} | ${target} |`)
+if (growth.length > 0) {
+  lines.push('', 'Peak RSS of the agent as tiny grows 10×:', '', '| server | phase | files | peak RSS MiB | files ×10 | peak RSS MiB |', '|---|---|---:|---:|---:|---:|')
+  for (const g of growth) {
+    const big = results.find((x) => x.server === g.server && x.set === 'tiny' && x.phase === g.phase && x.tool === 'agent')
+    if (big) lines.push(`| ${g.server} | ${g.phase} | ${g.files} | ${g.rssMiB.toFixed(0)} | ${big.files} | ${big.rssMiB.toFixed(0)} |`)
+  }
+}
 console.log(lines.join('\n'))
-if (jsonOut !== undefined)
-  writeFileSync(jsonOut, JSON.stringify({ versions, minio: minioVersion, quick, results }, null, 2))
-minio.kill('SIGKILL')
-if (!existsSync(work)) process.exit(0)
+if (jsonOut !== undefined) writeFileSync(jsonOut, JSON.stringify({ versions, tls, quick, results, growth }, null, 2))
 rmSync(work, { recursive: true, force: true })

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The sync agent against restic and rclone, side by side (bench/sync.mjs says what is measured).
-# Needs: minio on PATH (.ci/run builds it), restic and rclone (Debian), GNU time.
-# Usage: bench/sync.sh [--quick] [--json results.json]
+# The sync agent against restic and rclone, side by side, on MinIO and SeaweedFS (bench/sync.mjs
+# says what is measured). Builds the pinned MinIO, SeaweedFS and restic once per machine
+# (scripts/go-tools.sh); needs rclone and GNU time (Debian: apt-get install rclone time).
+# Usage: bench/sync.sh [--quick] [--plain] [--servers minio,seaweedfs] [--sets mixed,many-small,tiny]
+#                      [--json results.json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for minio_dir in "${XDG_CACHE_HOME:-$HOME/.cache}"/keystone/tools/minio-*; do
-  [[ -x $minio_dir/minio ]] && PATH="$minio_dir:$PATH"
-done
-export PATH
+bash scripts/go-tools.sh build --bench >&2
+tool_path=$(bash scripts/go-tools.sh path --bench)
+export PATH="$tool_path:$PATH"
 [[ -f dist/cli/main.js ]] || node scripts/build-cli.mjs
 exec node bench/sync.mjs "$@"

@@ -370,6 +370,7 @@ in
             keystone.syncAgent = {
               store = lib.mkForce "s3://fleet/storage1";
               endpoint = lib.mkForce "https://s3.example.org";
+              caFile = "/etc/ssl/lan-ca.pem";
               paths = lib.mkForce [
                 { path = "/var/lib/important"; }
                 {

@@ -40,6 +40,7 @@ export async function init(home: AgentHome, options: InitOptions): Promise<InitR
     ...(options.region !== undefined && { region: options.region }),
     ...(options.pathStyle !== undefined && { pathStyle: options.pathStyle }),
     ...(options.credentialsFile !== undefined && { credentialsFile: options.credentialsFile }),
+    ...(options.caFile !== undefined && { caFile: options.caFile }),
     ...(options.deviceKeyFile !== undefined && { deviceKeyFile: options.deviceKeyFile }),
   }
   const store = await openStore(settings)

@@ -7,6 +7,7 @@ interface FleetStatusCommandArgs {
   watch: boolean
   interval: number
   's3-credentials'?: string
+  's3-ca'?: string
   fleet?: string
 }
 
@@ -20,6 +21,7 @@ const status: CommandModule<object, FleetStatusCommandArgs> = {
       .option('watch', { type: 'boolean', default: false, describe: 'show it again every --interval seconds until Ctrl-C' })
       .option('interval', { type: 'number', default: 10, describe: 'seconds between two looks with --watch' })
       .option('s3-credentials', { type: 'string', describe: 'file with AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=… (default: the AWS_* environment)' })
+      .option('s3-ca', { type: 'string', describe: "https: the certificate (PEM) of the CA that signed the S3 server's certificate, trusted besides the system's" })
       .option('fleet', fleetOption)
       .example('$0 fleet status', 'one row per host: ok, stale, offline, never seen, forged, replayed, chain broken')
       .example('$0 fleet status --json', 'the same, with every field, for scripts') as never,
@@ -36,6 +38,7 @@ const status: CommandModule<object, FleetStatusCommandArgs> = {
         intervalSeconds: args.interval,
         signal: controller.signal,
         ...(args['s3-credentials'] !== undefined && { s3Credentials: args['s3-credentials'] }),
+        ...(args['s3-ca'] !== undefined && { s3Ca: args['s3-ca'] }),
         ...(args.fleet !== undefined && { fleet: args.fleet }),
       })
     } finally {

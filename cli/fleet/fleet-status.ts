@@ -34,6 +34,7 @@ export interface FleetStatusOptions {
   hosts: readonly Host[]
   seen: SeenHeartbeats
   credentialsFile?: string
+  caFile?: string // the admin's copy of the private CA of a self-hosted server over https
   now?: Date
 }
 
@@ -48,6 +49,7 @@ export async function fleetStatus(options: FleetStatusOptions): Promise<FleetRow
       pathStyle: host.sync.pathStyle,
       ...(host.sync.endpoint !== null && { endpoint: host.sync.endpoint }),
       ...(options.credentialsFile !== undefined && { credentialsFile: options.credentialsFile }),
+      ...(options.caFile !== undefined && { caFile: options.caFile }),
     }
     const id = JSON.stringify(settings)
     if (!stores.has(id)) stores.set(id, openStore(settings))

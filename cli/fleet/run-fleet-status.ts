@@ -18,6 +18,7 @@ export interface FleetStatusArgs {
   watch: boolean
   intervalSeconds: number
   s3Credentials?: string
+  s3Ca?: string
   fleet?: string
   cwd?: string
   seenFile?: string
@@ -39,6 +40,7 @@ export async function runFleetStatus(args: FleetStatusArgs): Promise<void> {
       hosts,
       seen,
       ...(args.s3Credentials !== undefined && { credentialsFile: args.s3Credentials }),
+      ...(args.s3Ca !== undefined && { caFile: args.s3Ca }),
     })
     out.out(args.json ? JSON.stringify(rows, null, 2) : render(rows, new Date()))
     return rows

@@ -290,6 +290,16 @@ const Sync = Type.Object(
       null,
     ),
     region: Defaulted(Type.String({ description: 'S3 region.' }), 'us-east-1'),
+    caFile: Defaulted(
+      Nullable(
+        Type.String({ pattern: '^/', errorMessage: 'an absolute path on the host, e.g. /etc/ssl/lan-ca.pem' }),
+        {
+          description:
+            "Path on the host of the CA certificate (PEM) that signed an https endpoint's certificate; trusted besides the system's.",
+        },
+      ),
+      null,
+    ),
     pathStyle: Defaulted(Type.Boolean({ description: 'Path-style S3 URLs (SeaweedFS, MinIO, Garage).' }), true),
     paths: Defaulted(Type.Array(SyncPath), []),
     interval: Defaulted(

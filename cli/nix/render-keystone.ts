@@ -42,6 +42,7 @@ export function renderKeystoneOptions(host: Host): NixValue {
       store: host.sync.store,
       endpoint: host.sync.endpoint,
       region: host.sync.region,
+      caFile: host.sync.caFile,
       pathStyle: host.sync.pathStyle,
       paths: host.sync.paths.map((p) => ({ path: p.path, mode: p.mode })),
       intervalSeconds: durationSeconds(host.sync.interval),

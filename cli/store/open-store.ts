@@ -12,6 +12,7 @@ export interface StoreSettings {
   region?: string
   pathStyle?: boolean
   credentialsFile?: string
+  caFile?: string // https: a private CA's certificate (PEM) to trust besides the system's
 }
 
 // `s3://bucket/some/prefix` → bucket and "some/prefix/"; anything else must be file:// or an
@@ -69,6 +70,22 @@ export function readCredentialsFile(file: string): S3Credentials {
   return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }
 }
 
+// The CA certificate `--s3-ca` names: PEM text, checked here so a wrong file is one line now
+// rather than a TLS failure on every request.
+function readCaFile(file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new UserError(`${file}: cannot read the CA certificate (${(error as NodeJS.ErrnoException).code})`)
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    throw new UserError(`${file}: not a PEM certificate`, {
+      hint: 'give the CA certificate that signed the S3 server\'s certificate, as PEM (-----BEGIN CERTIFICATE-----)',
+    })
+  return text
+}
+
 // Credentials from, in order: the configured file, the systemd credential `s3-credentials`,
 // the AWS_* environment variables.
 function s3Credentials(settings: StoreSettings): S3Credentials {
@@ -94,5 +111,7 @@ export async function openStore(settings: StoreSettings): Promise<FileStore | S3
     ...(settings.endpoint !== undefined && { endpoint: settings.endpoint }),
   }
   const { S3Store } = await import('./s3-store.js')
-  return new S3Store(location, s3Credentials(settings))
+  return new S3Store(location, s3Credentials(settings), {
+    ...(settings.caFile !== undefined && { ca: readCaFile(settings.caFile) }),
+  })
 }

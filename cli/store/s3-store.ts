@@ -1,6 +1,7 @@
 import { createHash, webcrypto } from 'node:crypto'
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { rootCertificates } from 'node:tls'
 import { EMPTY_SHA256, encodeKeyPath, canonicalQuery, sign } from './sigv4.js'
 import {
   ObjectMissing,
@@ -17,6 +18,12 @@ export interface S3Location {
   endpoint?: string // http(s)://host:port; AWS when absent
   region: string
   pathStyle: boolean
+}
+
+// How the client checks the server over https: besides the system's roots, the certificate of
+// a private CA (PEM) that signed a self-hosted server's certificate — never "don't check".
+export interface S3Trust {
+  ca?: string
 }
 
 export interface S3Credentials {
@@ -78,7 +85,7 @@ export class S3Store implements Store {
   readonly #origin: URL
   readonly #agent: HttpAgent
 
-  constructor(location: S3Location, credentials: S3Credentials) {
+  constructor(location: S3Location, credentials: S3Credentials, trust: S3Trust = {}) {
     this.#location = location
     this.#credentials = credentials
     this.url = `s3://${location.bucket}/${location.prefix}${location.endpoint === undefined ? '' : ` at ${location.endpoint}`}`
@@ -88,7 +95,13 @@ export class S3Store implements Store {
     this.#origin = endpoint
     const agentOptions = { keepAlive: true, maxSockets: 32 }
     this.#agent =
-      endpoint.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions)
+      endpoint.protocol === 'https:'
+        ? new HttpsAgent({
+            ...agentOptions,
+            // Node's `ca` replaces the default roots: keep them, and add the private CA.
+            ...(trust.ca !== undefined && { ca: [...rootCertificates, trust.ca] }),
+          })
+        : new HttpAgent(agentOptions)
   }
 
   #path(key: string | undefined): string {
@@ -136,6 +149,8 @@ export class S3Store implements Store {
       const code = (error as NodeJS.ErrnoException).code
       if (code !== undefined && TRANSIENT_CODES.has(code))
         throw new StoreUnavailable(`${this.url}: ${what}: ${code}`)
+      const tls = code === undefined ? undefined : tlsProblem(code, error as Error)
+      if (tls !== undefined) throw new StoreError(`${this.url}: ${what}: ${tls}`, { cause: error })
       throw new StoreError(`${this.url}: ${what}: ${(error as Error).message}`, { cause: error })
     }
     if (response.status < 300) return response
@@ -314,6 +329,26 @@ function xmlValue(xml: Buffer | string, tag: string): string | undefined {
                   e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10),
                 ),
   )
+}
+
+// A certificate the client cannot trust, or TLS spoken to a plain-HTTP port, as one line with
+// the fix. Permanent: retrying does not make a certificate valid.
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+])
+function tlsProblem(code: string, error: Error): string | undefined {
+  if (UNTRUSTED.has(code))
+    return `the server's TLS certificate is not signed by a trusted CA (${code}) — pass --s3-ca <file> with the certificate of the CA that signed it`
+  if (code === 'CERT_HAS_EXPIRED') return `the server's TLS certificate has expired (${code})`
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `the server's TLS certificate is not for this host name (${code}) — use the name it was issued for in --endpoint`
+  if (code === 'EPROTO' && /wrong version number|packet length too long/.test(error.message))
+    return 'the server does not speak TLS on this port — is the endpoint http:// rather than https://?'
+  return undefined
 }
 
 // A HEAD answer has no body to name its error.

@@ -1,5 +1,5 @@
 # Generated from hosts/storage1.yaml by `keystone generate storage1` — do not edit.
-# digest: sha256:49038179db1e95f94e2c013a27901ae6
+# digest: sha256:5f83a129c0fa5371a77fdfe4d861f663
 {
   networking = {
     hostName = "storage1";
@@ -47,6 +47,7 @@
       store = "file:///srv/backups/keystone";
       endpoint = null;
       region = "us-east-1";
+      caFile = null;
       pathStyle = true;
       paths = [
         {

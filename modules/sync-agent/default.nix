@@ -49,6 +49,10 @@ let
       "--endpoint"
       cfg.endpoint
     ]
+    ++ lib.optionals (cfg.caFile != null) [
+      "--s3-ca"
+      cfg.caFile
+    ]
   );
 
   # First start: join the repository with the host's own age key, which an admin added to the
@@ -203,6 +207,17 @@ in
       default = "us-east-1";
       example = "eu-central-1";
       description = "S3 region to sign requests for; self-hosted servers usually accept the default.";
+    };
+
+    caFile = lib.mkOption {
+      type = lib.types.nullOr safePath;
+      default = null;
+      example = "/etc/ssl/lan-ca.pem";
+      description = ''
+        The certificate (PEM) of a private CA that signed the https endpoint's certificate,
+        trusted besides the system's roots (`keystone agent init --s3-ca`). Verification is never
+        turned off. Ignored for file:// stores.
+      '';
     };
 
     pathStyle = lib.mkOption {

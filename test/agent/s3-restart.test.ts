@@ -10,86 +10,81 @@ import {
   tempDir,
   writeTree,
 } from '../helpers/agent.js'
-import { needsMinio, startMinio } from '../helpers/minio.js'
+import { needsS3Server, S3_FLAVOURS_TLS, startS3Server } from '../helpers/s3-server.js'
 
 // Proof of safety (c): the S3 server is killed (SIGKILL) and restarted while the daemon backs up
 // a tree that keeps changing. Once the changes stop and the daemon has made one more pass, the
 // latest snapshot holds every file, byte for byte, and nothing is left queued.
-const skip = needsMinio()
 const MiB = 1024 * 1024
 
-t.test(
-  'MinIO killed and restarted during backups of a changing tree: every file ends up in the store',
-  { skip },
-  async (t) => {
-    const minio = await startMinio()
-    t.teardown(() => minio.stop())
-    const work = await tempDir('s3-restart')
-    const src = path.join(work, 'src')
-    await writeTree(src, { 'seed.bin': pseudoRandom(1, 4 * MiB) })
-    const { agentDir } = await initAgent('s3://keystone-restart/host', [
-      '--endpoint',
-      minio.endpoint,
-      '--s3-credentials',
-      minio.credentialsFile,
-    ])
-    const daemon = spawnAgent(agentDir, ['run', src, '--interval', '1s', '--retry-cap', '1s'])
-    let log = ''
-    daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()))
-    const exited = new Promise<number | null>((resolve) =>
-      daemon.once('exit', (code) => resolve(code)),
-    )
+for (const flavour of S3_FLAVOURS_TLS)
+  t.test(
+    `${flavour.name}: the server killed and restarted during backups of a changing tree: every file ends up in the store`,
+    { skip: needsS3Server(flavour.kind) },
+    async (t) => {
+      const server = await startS3Server(flavour)
+      t.teardown(() => server.stop())
+      const work = await tempDir('s3-restart')
+      const src = path.join(work, 'src')
+      await writeTree(src, { 'seed.bin': pseudoRandom(1, 4 * MiB) })
+      const { agentDir } = await initAgent('s3://keystone-restart/host', server.agentArgs())
+      const daemon = spawnAgent(agentDir, ['run', src, '--interval', '1s', '--retry-cap', '1s'])
+      let log = ''
+      daemon.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+      const exited = new Promise<number | null>((resolve) =>
+        daemon.once('exit', (code) => resolve(code)),
+      )
 
-    // Changes for eight seconds; the server dies at two and comes back at six (and answers a
-    // moment later). A request retries for about three seconds on average (QUICK: six tries,
-    // full jitter), so passes that start in the outage give up and queue; with a shorter outage
-    // a fast pass could ride it out on retries alone, and the queue would go untested.
-    let written = 0
-    const writer = (async () => {
-      const end = Date.now() + 8000
-      while (Date.now() < end) {
-        written++
-        await writeTree(src, {
-          [`d${written % 7}/file-${written}.bin`]: pseudoRandom(
-            written,
-            4096 + ((written * 7919) % (512 * 1024)),
-          ),
-        })
-        if (written % 10 === 0) await writeTree(src, { 'seed.bin': pseudoRandom(written, 4 * MiB) })
-        await sleep(20)
+      // Changes for eight seconds; the server dies at two and comes back at six (and answers a
+      // moment later). A request retries for about three seconds on average (QUICK: six tries,
+      // full jitter), so passes that start in the outage give up and queue; with a shorter outage
+      // a fast pass could ride it out on retries alone, and the queue would go untested.
+      let written = 0
+      const writer = (async () => {
+        const end = Date.now() + 8000
+        while (Date.now() < end) {
+          written++
+          await writeTree(src, {
+            [`d${written % 7}/file-${written}.bin`]: pseudoRandom(
+              written,
+              4096 + ((written * 7919) % (512 * 1024)),
+            ),
+          })
+          if (written % 10 === 0) await writeTree(src, { 'seed.bin': pseudoRandom(written, 4 * MiB) })
+          await sleep(20)
+        }
+      })()
+      await sleep(2000)
+      await server.kill()
+      await sleep(4000)
+      await server.start()
+      await writer
+      const stoppedAt = new Date().toISOString()
+
+      // Wait for a pass that began after the last change and reached the store.
+      let settled = false
+      for (let i = 0; i < 120 && !settled; i++) {
+        await sleep(500)
+        const status = JSON.parse((await runAgent(agentDir, ['status', '--json'])).stdout)
+        settled =
+          status.lastBackup !== undefined &&
+          status.lastBackup.time > stoppedAt &&
+          !status.lastBackup.queued &&
+          status.pending.objects === 0
       }
-    })()
-    await sleep(2000)
-    await minio.kill()
-    await sleep(4000)
-    await minio.start()
-    await writer
-    const stoppedAt = new Date().toISOString()
+      daemon.kill('SIGTERM')
+      t.equal(await exited, 0, 'the daemon stops cleanly')
+      t.ok(
+        settled,
+        `a pass after the changes reached the store: ${log.split('\n').slice(-5).join(' | ')}`,
+      )
+      t.match(log, /queued: the store is unreachable/, 'some pass ran while the server was down')
+      t.ok(written > 50, `${written} files written during the test`)
 
-    // Wait for a pass that began after the last change and reached the store.
-    let settled = false
-    for (let i = 0; i < 120 && !settled; i++) {
-      await sleep(500)
-      const status = JSON.parse((await runAgent(agentDir, ['status', '--json'])).stdout)
-      settled =
-        status.lastBackup !== undefined &&
-        status.lastBackup.time > stoppedAt &&
-        !status.lastBackup.queued &&
-        status.pending.objects === 0
-    }
-    daemon.kill('SIGTERM')
-    t.equal(await exited, 0, 'the daemon stops cleanly')
-    t.ok(
-      settled,
-      `a pass after the changes reached the store: ${log.split('\n').slice(-5).join(' | ')}`,
-    )
-    t.match(log, /queued: the store is unreachable/, 'some pass ran while the server was down')
-    t.ok(written > 50, `${written} files written during the test`)
-
-    const target = path.join(work, 'r')
-    const r = await runAgent(agentDir, ['restore', 'latest', '--target', target])
-    t.equal(r.code, 0, r.stderr)
-    t.same(describeTree(path.join(target, src)), describeTree(src), 'every file, byte for byte')
-    t.equal((await runAgent(agentDir, ['verify', '--read-data'])).code, 0)
-  },
-)
+      const target = path.join(work, 'r')
+      const r = await runAgent(agentDir, ['restore', 'latest', '--target', target])
+      t.equal(r.code, 0, r.stderr)
+      t.same(describeTree(path.join(target, src)), describeTree(src), 'every file, byte for byte')
+      t.equal((await runAgent(agentDir, ['verify', '--read-data'])).code, 0)
+    },
+  )

@@ -29,16 +29,17 @@ const rows: Row[] = [
   // init
   ['init file:///mnt/b', 'init', { agentDir: home, store: 'file:///mnt/b', compression: true }],
   [
-    'init s3://b/web1 --agent-dir /a --endpoint http://127.0.0.1:9000 --region eu-1 --path-style --s3-credentials /c --label web1 --no-compression --write-recovery-key /r',
+    'init s3://b/web1 --agent-dir /a --endpoint https://127.0.0.1:9000 --region eu-1 --path-style --s3-credentials /c --s3-ca /ca.pem --label web1 --no-compression --write-recovery-key /r',
     'init',
     {
       agentDir: '/a',
       store: 's3://b/web1',
       compression: false,
-      endpoint: 'http://127.0.0.1:9000',
+      endpoint: 'https://127.0.0.1:9000',
       region: 'eu-1',
       pathStyle: true,
       credentialsFile: '/c',
+      caFile: '/ca.pem',
       label: 'web1',
       writeRecoveryKey: '/r',
     },

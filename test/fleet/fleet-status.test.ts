@@ -7,7 +7,7 @@ import t from 'tap'
 import { parseDocument } from 'yaml'
 import { newIdentity } from '../../cli/vault/age.js'
 import { runAgent, spawnAgent, tempDir } from '../helpers/agent.js'
-import { needsMinio, startMinio } from '../helpers/minio.js'
+import { needsS3Server, S3_FLAVOURS_TLS, startS3Server } from '../helpers/s3-server.js'
 import { keystone, repoRoot, tempFleet } from '../helpers/temp-fleet.js'
 
 const mainJs = path.join(repoRoot, 'dist/cli/main.js')
@@ -172,92 +172,93 @@ t.test(
   },
 )
 
-t.test(
-  'two agents on one S3 server: both ok; the server down: one line, exit 1; back: ok',
-  { skip: needsMinio() },
-  async (t) => {
-    const minio = await startMinio()
-    t.teardown(() => minio.stop())
-    const fleet = await tempFleet(t)
-    const work = await tempDir('fleet-s3')
-    t.teardown(() => rm(work, { recursive: true, force: true }))
-    const env = { XDG_STATE_HOME: path.join(work, 'state') }
-    const store = 's3://keystone-fleet/repo'
-    const s3 = ['--endpoint', minio.endpoint, '--s3-credentials', minio.credentialsFile]
-    const recovery = await newAgent(path.join(work, 'agent-web1'), store, 'web1', s3)
-    await newAgent(path.join(work, 'agent-storage1'), store, 'storage1', s3, recovery)
-    const daemons: ChildProcess[] = []
-    for (const host of ['web1', 'storage1']) {
-      const data = path.join(work, `data-${host}`)
-      await mkdir(data)
-      await writeFile(path.join(data, 'notes.txt'), `${host}\n`)
-      const key = await heartbeat(path.join(work, `agent-${host}`))
-      await setSync(fleet, host, {
-        enable: true,
-        store,
-        endpoint: minio.endpoint,
-        agentKey: key,
-        paths: [{ path: data }],
-      })
-      const daemon = spawnAgent(path.join(work, `agent-${host}`), [
-        'run',
-        data,
-        '--interval',
-        '2s',
-        '--retry-cap',
-        '1s',
-        '--heartbeat',
-      ])
-      daemons.push(daemon)
-    }
-    t.teardown(() => daemons.forEach((d) => d.kill('SIGKILL')))
-    const status = async () => {
-      const r = await keystone(
-        ['fleet', 'status', '--json', '--fleet', fleet, '--s3-credentials', minio.credentialsFile],
-        { env },
+for (const flavour of S3_FLAVOURS_TLS)
+  t.test(
+    `two agents on ${flavour.name}: both ok; the server down: one line, exit 1; back: ok`,
+    { skip: needsS3Server(flavour.kind) },
+    async (t) => {
+      const server = await startS3Server(flavour)
+      t.teardown(() => server.stop())
+      const fleet = await tempFleet(t)
+      const work = await tempDir('fleet-s3')
+      t.teardown(() => rm(work, { recursive: true, force: true }))
+      const env = { XDG_STATE_HOME: path.join(work, 'state') }
+      const store = 's3://keystone-fleet/repo'
+      const s3 = server.agentArgs()
+      const recovery = await newAgent(path.join(work, 'agent-web1'), store, 'web1', s3)
+      await newAgent(path.join(work, 'agent-storage1'), store, 'storage1', s3, recovery)
+      const daemons: ChildProcess[] = []
+      for (const host of ['web1', 'storage1']) {
+        const data = path.join(work, `data-${host}`)
+        await mkdir(data)
+        await writeFile(path.join(data, 'notes.txt'), `${host}\n`)
+        const key = await heartbeat(path.join(work, `agent-${host}`))
+        await setSync(fleet, host, {
+          enable: true,
+          store,
+          endpoint: server.endpoint,
+          agentKey: key,
+          paths: [{ path: data }],
+        })
+        const daemon = spawnAgent(path.join(work, `agent-${host}`), [
+          'run',
+          data,
+          '--interval',
+          '2s',
+          '--retry-cap',
+          '1s',
+          '--heartbeat',
+        ])
+        daemons.push(daemon)
+      }
+      t.teardown(() => daemons.forEach((d) => d.kill('SIGKILL')))
+      const status = async () => {
+        const r = await keystone(
+          ['fleet', 'status', '--json', '--fleet', fleet, ...server.agentArgs().slice(2)],
+          { env },
+        )
+        return { ...r, rows: r.stdout === '' ? [] : (JSON.parse(r.stdout) as Row[]) }
+      }
+      // Until both daemons have published a heartbeat after a pass (the first came from `heartbeat`).
+      const published = (rows: Row[], after: string) =>
+        ['web1', 'storage1'].every((h) => (rows.find((x) => x.host === h)?.lastPass ?? '') > after)
+      let r = await status()
+      for (let i = 0; i < 100 && !(r.code === 0 && published(r.rows, '')); i++) {
+        await sleep(200)
+        r = await status()
+      }
+      t.equal(r.code, 0, r.stderr)
+      t.ok(published(r.rows, ''), 'each daemon published a heartbeat after its pass')
+      t.same(
+        r.rows.filter((x) => x.host !== 'desk1').map((x) => [x.host, x.state]),
+        [
+          ['storage1', 'ok'],
+          ['web1', 'ok'],
+        ],
       )
-      return { ...r, rows: r.stdout === '' ? [] : (JSON.parse(r.stdout) as Row[]) }
-    }
-    // Until both daemons have published a heartbeat after a pass (the first came from `heartbeat`).
-    const published = (rows: Row[], after: string) =>
-      ['web1', 'storage1'].every((h) => (rows.find((x) => x.host === h)?.lastPass ?? '') > after)
-    let r = await status()
-    for (let i = 0; i < 100 && !(r.code === 0 && published(r.rows, '')); i++) {
-      await sleep(200)
-      r = await status()
-    }
-    t.equal(r.code, 0, r.stderr)
-    t.ok(published(r.rows, ''), 'each daemon published a heartbeat after its pass')
-    t.same(
-      r.rows.filter((x) => x.host !== 'desk1').map((x) => [x.host, x.state]),
-      [
-        ['storage1', 'ok'],
-        ['web1', 'ok'],
-      ],
-    )
 
-    await minio.kill()
-    r = await status()
-    t.equal(r.code, 1, 'the store down: exit 1')
-    t.same(
-      r.rows.filter((x) => x.host !== 'desk1').map((x) => x.state),
-      ['unreachable', 'unreachable'],
-    )
-    t.match(r.stderr, /^keystone: storage1 \(unreachable\), web1 \(unreachable\) need a look\n/)
-    t.notMatch(r.stderr, /\n\s+at /, 'no stack trace')
-
-    const restarted = new Date().toISOString()
-    await minio.start()
-    r = await status()
-    for (let i = 0; i < 100 && !(r.code === 0 && published(r.rows, restarted)); i++) {
-      await sleep(300)
+      await server.kill()
       r = await status()
-    }
-    t.equal(r.code, 0, `back: ${r.stdout}`)
-    t.ok(published(r.rows, restarted), 'the daemons went on publishing after the server came back')
-    for (const d of daemons) d.kill('SIGTERM')
-  },
-)
+      t.equal(r.code, 1, 'the store down: exit 1')
+      t.same(
+        r.rows.filter((x) => x.host !== 'desk1').map((x) => x.state),
+        ['unreachable', 'unreachable'],
+      )
+      t.match(r.stderr, /^keystone: storage1 \(unreachable\), web1 \(unreachable\) need a look\n/)
+      t.notMatch(r.stderr, /\n\s+at /, 'no stack trace')
+
+      const restarted = new Date().toISOString()
+      await server.start()
+      r = await status()
+      for (let i = 0; i < 100 && !(r.code === 0 && published(r.rows, restarted)); i++) {
+        await sleep(300)
+        r = await status()
+      }
+      t.equal(r.code, 0, `back: ${r.stdout}`)
+      t.ok(published(r.rows, restarted), 'the daemons went on publishing after the server came back')
+      for (const d of daemons) d.kill('SIGTERM')
+    },
+  )
 
 t.test(
   'the audit log: a published snapshot becomes a signed event the heartbeat vouches for',

@@ -1,4 +1,4 @@
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
 
 // Whether something listens on this loopback TCP port: how the tests wait for a server they start.
 export const acceptsConnections = (port: number) =>
@@ -11,13 +11,4 @@ export const acceptsConnections = (port: number) =>
     socket.once('error', () => resolve(false))
   })
 
-// A loopback TCP port nothing listens on right now, for a test server to take.
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
+export { freePort } from '../../bench/lib/free-port.mjs'

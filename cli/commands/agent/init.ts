@@ -8,6 +8,7 @@ interface InitArgs {
   region?: string
   'path-style'?: boolean
   's3-credentials'?: string
+  's3-ca'?: string
   label?: string
   compression: boolean
   'recovery-key-file'?: string
@@ -40,6 +41,11 @@ export const init = defineVerb({
         describe:
           'file with AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=… (default: the systemd credential s3-credentials, then the environment)',
       })
+      .option('s3-ca', {
+        type: 'string',
+        describe:
+          "https: the certificate (PEM) of the CA that signed the server's certificate, trusted besides the system's",
+      })
       .option('label', {
         type: 'string',
         describe: 'this device in snapshots and key lists (default: the host name)',
@@ -67,6 +73,10 @@ export const init = defineVerb({
       .example(
         '$0 agent init s3://backups/web1 --endpoint http://127.0.0.1:9000 --s3-credentials ~/.s3',
         'on MinIO',
+      )
+      .example(
+        '$0 agent init s3://backups/web1 --endpoint https://s3.lan:8333 --s3-ca /etc/ssl/lan-ca.pem',
+        'on SeaweedFS over TLS, its certificate signed by a private CA',
       ),
   options: (args: InitArgs) => ({
     agentDir: agentDirOf(args),
@@ -76,6 +86,7 @@ export const init = defineVerb({
     ...(args.region !== undefined && { region: args.region }),
     ...(args['path-style'] !== undefined && { pathStyle: args['path-style'] }),
     ...(args['s3-credentials'] !== undefined && { credentialsFile: args['s3-credentials'] }),
+    ...(args['s3-ca'] !== undefined && { caFile: args['s3-ca'] }),
     ...(args.label !== undefined && { label: args.label }),
     ...(args['recovery-key-file'] !== undefined && {
       recoveryKeyFile: args['recovery-key-file'],
