@@ -3,7 +3,7 @@
 // them through its documented CA option (`--s3-ca`), never by turning verification off. One per
 // process: the keys are test material, made fresh and never reused across runs.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 
@@ -12,6 +12,8 @@ let made
 export function throwawayCa() {
   if (made !== undefined) return made
   const dir = mkdtempSync(path.join(tmpdir(), 'keystone-throwaway-ca-'))
+  // The keys go with the process that made them.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   const at = (name) => path.join(dir, name)
   const openssl = (...args) => execFileSync('openssl', args, { stdio: 'pipe' })
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
