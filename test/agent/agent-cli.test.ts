@@ -60,6 +60,35 @@ t.test(
 )
 
 t.test(
+  'without `sync -f` on the PATH, restore flushes file by file and reproduces the tree all the same',
+  async (t) => {
+    const work = await tempDir('agent-cli')
+    const src = path.join(work, 'src')
+    await sampleTree(src)
+    // Finished by the worker that writes it (one chunk) and by the main thread (many chunks):
+    // neither may lose its mode because it was made read-only before or after the flush.
+    await chmod(path.join(src, 'docs/notes.txt'), 0o400)
+    await chmod(path.join(src, 'data/big.bin'), 0o444)
+    const { agentDir } = await initAgent(`file://${work}/store`)
+    t.equal((await runAgent(agentDir, ['backup', src])).code, 0)
+    const noSync = path.join(work, 'empty-path')
+    await mkdir(noSync)
+    const target = path.join(work, 'restored')
+    const r = await runAgent(agentDir, ['restore', 'latest', '--target', target], {
+      PATH: noSync,
+    })
+    t.equal(r.code, 0, r.stderr)
+    t.same(describeTree(path.join(target, src)), describeTree(src))
+    t.same(
+      execFileSync('find', [target, '-name', '*.restoring']).toString(),
+      '',
+      'no temporary file left',
+    )
+    await rm(work, { recursive: true, force: true })
+  },
+)
+
+t.test(
   'an unchanged tree is not read again and uploads only the snapshot; a 4 KiB edit uploads little',
   async (t) => {
     const work = await tempDir('agent-cli')

@@ -47,16 +47,14 @@ export async function loadManifest(
   snapshot: Snapshot,
   read?: Set<string>,
 ): Promise<Entry[]> {
-  const packs = new Map<string, Buffer>()
+  // Tree blobs are packed in the order they were written, so the pack of the last one is the
+  // only one kept: a manifest of 200,000 files spans a few packs, each read once.
+  let last: { pack: string; bytes: Buffer } | undefined
   const treeBlob = async (id: string) => {
     read?.add(id)
     const { pack, entry } = catalog.locate(id, name)
-    let bytes = packs.get(pack)
-    if (bytes === undefined) {
-      bytes = await repo.readAddressed(packName(pack))
-      packs.set(pack, bytes)
-    }
-    return blobFromPack(repo.keys, packName(pack), bytes, entry)
+    if (last?.pack !== pack) last = { pack, bytes: await repo.readAddressed(packName(pack)) }
+    return blobFromPack(repo.keys, packName(pack), last.bytes, entry)
   }
   try {
     const ids =

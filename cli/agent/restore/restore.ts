@@ -23,12 +23,15 @@ import type { Entry } from '../repository/format/manifest.js'
 import { packName, type Repository } from '../repository/repository.js'
 import { RestorePool } from '../workers/restore-pool.js'
 import type { ListedSnapshot } from '../repository/snapshots.js'
-import type { Placement } from '../workers/worker-protocol.js'
+import type { FileMetadata, Placement } from '../workers/worker-protocol.js'
+import { syncFileSystem } from './flush-file-system.js'
+import { restoringName } from '../workers/restoring-name.js'
 
 // Restores a snapshot (or one path of it) under a target directory, pack by pack: each pack is
 // downloaded once, checked (its SHA-256, then every blob's tag and id) and its blobs written
-// wherever files need them. Metadata (modes, owners when root, times) is set last, directories
-// deepest first, so writing into them does not change their times again.
+// wherever files need them. A file of one chunk (most files) is finished by the worker that
+// writes it; the metadata of every other entry (modes, owners when root, times) is set last,
+// directories deepest first, so writing into them does not change their times again.
 export interface RestoreOptions {
   target: string
   include?: string // a path inside the snapshot
@@ -113,44 +116,43 @@ async function restoreInto(
   // Each file is written under a temporary name beside its real one, and renamed only once every
   // chunk of it was read and verified: a damaged store never leaves a wrong file under a real
   // name, nor replaces one that was there.
-  const run = randomBytes(4).toString('hex')
-  const temporary = (file: string) =>
-    path.join(path.dirname(file), `.${path.basename(file)}.${run}.restoring`)
-  const packsOf = new Map<string, Set<string>>() // real path → packs its chunks are in
-  const byPack = new Map<string, { located: Located; places: Placement[] }[]>()
-  const byBlob = new Map<string, { located: Located; places: Placement[] }>()
+  const names = { base, run: randomBytes(4).toString('hex') }
+  const temporary = (e: Entry) => restoringName(names, e.path)
+  // Keyed by the catalog's own objects, not by hex ids: no second string per blob.
+  const placesOf = new Map<Located, Placement[]>() // a blob → where it is written
+  const byPack = new Map<string, Located[]>()
+  const files = entries.filter((e) => e.type === 'file')
   let bytes = 0
   const dirs = new Set(entries.map((e) => (e.type === 'dir' ? where(e) : path.dirname(where(e)))))
   for (const dir of dirs) mkdirSync(dir, { recursive: true, mode: 0o700 })
+  // Tried once up front, on the target itself: where it works, one flush before the renames
+  // replaces an fsync per file.
+  const flushOnce = syncFileSystem(target)
+  const asRoot = process.getuid?.() === 0
+  let settled = 0 // files[0, settled) have their real names, or were removed as not restored
   try {
-    for (const e of entries) {
-      if (e.type !== 'file') continue
-      const real = where(e)
-      const file = temporary(real)
-      const packs = new Set<string>()
-      packsOf.set(real, packs)
+    for (const e of files) {
       bytes += e.size
       if (e.chunks.length !== 1) {
         // Empty, or written chunk by chunk at offsets: created at its full size first.
-        const fd = openSync(file, 'w', 0o600)
+        const fd = openSync(temporary(e), 'w', 0o600)
         ftruncateSync(fd, e.size)
         closeSync(fd)
       }
       let offset = 0
       for (const id of e.chunks) {
-        const hex = Buffer.from(id).toString('hex')
-        const place = { file, offset, whole: e.chunks.length === 1 }
-        let use = byBlob.get(hex)
-        if (use === undefined) {
+        const located = catalog.locate(id, listed.name)
+        const place: Placement = { path: e.path, offset }
+        if (e.chunks.length === 1) place.whole = wholeFileMetadata(e, asRoot)
+        const places = placesOf.get(located)
+        if (places === undefined) {
           // Made with its first place: an empty array pushed to reserves room for 17.
-          use = { located: catalog.locate(hex, listed.name), places: [place] }
-          byBlob.set(hex, use)
-          const list = byPack.get(use.located.pack) ?? []
-          list.push(use)
-          byPack.set(use.located.pack, list)
-        } else use.places.push(place)
-        packs.add(use.located.pack)
-        offset += use.located.entry.rawLength
+          placesOf.set(located, [place])
+          const list = byPack.get(located.pack)
+          if (list === undefined) byPack.set(located.pack, [located])
+          else list.push(located)
+        } else places.push(place)
+        offset += located.entry.rawLength
       }
     }
 
@@ -160,7 +162,10 @@ async function restoreInto(
     // (the store unreachable, the target full) ends it.
     const packs = [...byPack.keys()]
     const { packSize, chunker } = repo.parameters
-    const pool = new RestorePool(repo.keys.seal, packSize + chunker.max + 64 * 1024)
+    const pool = new RestorePool(
+      { seal: repo.keys.seal, names, fsyncEach: !flushOnce },
+      packSize + chunker.max + 64 * 1024,
+    )
     const lost = new Map<string, IntegrityError>()
     let failure: unknown
     const fetcher = async () => {
@@ -172,15 +177,17 @@ async function restoreInto(
         const object = packName(pack)
         try {
           const bytes = await repo.readSealed(object, pool.bufferFor)
-          const blobs = byPack.get(pack)!.map(({ located: { entry }, places }) => ({
-            id: Buffer.from(entry.id).toString('hex'),
-            compressed: entry.compressed,
-            offset: entry.offset,
-            length: entry.length,
-            rawLength: entry.rawLength,
-            places,
+          const blobs = byPack.get(pack)!.map((located) => ({
+            id: Buffer.from(located.entry.id).toString('hex'),
+            compressed: located.entry.compressed,
+            offset: located.entry.offset,
+            length: located.entry.length,
+            rawLength: located.entry.rawLength,
+            places: placesOf.get(located)!,
           }))
           await pool.run(object, bytes, blobs)
+          // Done with: what is left to restore is what stays in memory.
+          for (const located of byPack.get(pack)!) placesOf.delete(located)
         } catch (error) {
           if (error instanceof IntegrityError) lost.set(pack, error)
           else if (error instanceof ObjectMissing)
@@ -195,30 +202,40 @@ async function restoreInto(
       await pool.close()
     }
     if (failure !== undefined) throw failure
+    if (flushOnce && !syncFileSystem(target))
+      throw new UserError(`cannot flush the restored files in ${target} to disk (sync -f failed)`, {
+        hint: 'check the file system of the target (dmesg); nothing was given its real name yet',
+      })
 
-    const notRestored = new Set<string>()
-    for (const [real, packs] of packsOf) {
-      const file = temporary(real)
-      if ([...packs].some((pack) => lost.has(pack))) {
-        notRestored.add(real)
+    const damaged = (e: Entry & { type: 'file' }) =>
+      lost.size > 0 && e.chunks.some((id) => lost.has(catalog.locate(id, listed.name).pack))
+    const notRestored = new Set<Entry>()
+    for (; settled < files.length; settled++) {
+      const e = files[settled]!
+      const real = where(e)
+      const file = temporary(e)
+      if (damaged(e)) {
+        notRestored.add(e)
         // A one-chunk file whose blob failed was never written: nothing to keep.
         if (options.keepPartial === true && existsSync(file)) renameSync(file, `${real}.partial`)
         else rmSync(file, { force: true })
         continue
       }
-      const fd = openSync(file, 'r')
-      try {
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
+      // Without syncfs, workers flushed the files they wrote whole; the others are flushed here.
+      if (!flushOnce && e.chunks.length !== 1) {
+        const fd = openSync(file, 'r')
+        try {
+          fsyncSync(fd)
+        } finally {
+          closeSync(fd)
+        }
       }
       renameSync(file, real)
     }
-    packsOf.clear()
     if (notRestored.size > 0) {
       // The directories, symlinks and other files are restored all the same, with their metadata.
       await finishTree(
-        entries.filter((e) => e.type !== 'file' || !notRestored.has(where(e))),
+        entries.filter((e) => !notRestored.has(e)),
         where,
       )
       const first = [...lost.values()][0]!
@@ -227,7 +244,7 @@ async function restoreInto(
           ? first.message
           : `${lost.size} objects damaged or missing, first ${first.message}`
       throw new RestoreIncomplete(
-        [...notRestored].map((real) => path.relative(target, real)),
+        [...notRestored].map((e) => e.path),
         [...lost.values()].map((error) => error.object),
         reason,
         options.keepPartial === true,
@@ -235,11 +252,11 @@ async function restoreInto(
     }
   } finally {
     // Whatever was not renamed (the restore failed) goes: no temporary file is left behind.
-    for (const real of packsOf.keys()) rmSync(temporary(real), { force: true })
+    for (let i = settled; i < files.length; i++) rmSync(temporary(files[i]!), { force: true })
   }
   await finishTree(entries, where)
   return {
-    files: entries.filter((e) => e.type === 'file').length,
+    files: files.length,
     dirs: entries.filter((e) => e.type === 'dir').length,
     symlinks: entries.filter((e) => e.type === 'symlink').length,
     bytes,
@@ -256,10 +273,13 @@ async function finishTree(entries: readonly Entry[], where: (e: Entry) => string
     await fs.symlink(e.target, where(e))
   }
   const asRoot = process.getuid?.() === 0
-  const ordered = [...entries].sort(
-    (a, b) =>
-      (a.type === 'dir' ? 1 : 0) - (b.type === 'dir' ? 1 : 0) || b.path.length - a.path.length,
-  )
+  // Files of one chunk were finished by the worker that wrote them.
+  const ordered = entries
+    .filter((e) => e.type !== 'file' || e.chunks.length !== 1)
+    .sort(
+      (a, b) =>
+        (a.type === 'dir' ? 1 : 0) - (b.type === 'dir' ? 1 : 0) || b.path.length - a.path.length,
+    )
   for (const e of ordered) setMetadata(where(e), e, asRoot)
 }
 
@@ -279,9 +299,22 @@ async function checkTarget(target: string, overwrite: boolean): Promise<void> {
 function setMetadata(file: string, e: Entry, asRoot: boolean): void {
   if (asRoot) lchownSync(file, e.uid, e.gid)
   if (e.type !== 'symlink') chmodSync(file, e.mode)
-  // Node takes times as seconds in a double (a quarter of a microsecond apart today) and libuv
-  // truncates them to nanoseconds, so the middle of the microsecond is asked for: the exact
-  // value could come back one microsecond (and so, now and then, one millisecond) early.
-  const seconds = (Number(e.mtimeNs / 1000n) + 0.5) / 1e6
+  const seconds = utimesSeconds(e)
   lutimesSync(file, seconds, seconds)
+}
+
+function wholeFileMetadata(e: Entry, asRoot: boolean): FileMetadata {
+  return {
+    mode: e.mode,
+    seconds: utimesSeconds(e),
+    uid: asRoot ? e.uid : -1,
+    gid: asRoot ? e.gid : -1,
+  }
+}
+
+// Node takes times as seconds in a double (a quarter of a microsecond apart today) and libuv
+// truncates them to nanoseconds, so the middle of the microsecond is asked for: the exact
+// value could come back one microsecond (and so, now and then, one millisecond) early.
+function utimesSeconds(e: Entry): number {
+  return (Number(e.mtimeNs / 1000n) + 0.5) / 1e6
 }

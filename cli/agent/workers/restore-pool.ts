@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads'
 import { IntegrityError } from '../repository/crypto/integrity-error.js'
 import { WORKER_LIMITS, workerFile } from './worker-pool.js'
 import type { ReadBuffer } from '../../store/store.js'
-import type { RestoreBlob, RestoreJob, RestoreReply } from './worker-protocol.js'
+import type { RestoreBlob, RestoreInit, RestoreJob, RestoreReply } from './worker-protocol.js'
 
 // Restore workers, one per core: each job is one downloaded pack, handed over without a copy.
 // A job's promise settles when its blobs are on disk, or fails with the worker's error rebuilt
@@ -20,12 +20,12 @@ export class RestorePool {
 
   // `bufferSize`: what a download buffer is made to hold at least (a full pack), so that one
   // buffer serves every pack.
-  constructor(sealKey: Uint8Array, bufferSize: number, count = availableParallelism()) {
+  constructor(init: RestoreInit, bufferSize: number, count = availableParallelism()) {
     this.#bufferSize = bufferSize
     const file = workerFile('restore-worker')
     for (let i = 0; i < Math.max(1, count); i++) {
       const worker = new Worker(file, {
-        workerData: { seal: sealKey },
+        workerData: init,
         resourceLimits: WORKER_LIMITS,
       })
       worker.on('message', (reply: RestoreReply) => this.#settle(worker, reply))

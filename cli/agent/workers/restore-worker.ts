@@ -1,28 +1,51 @@
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  futimesSync,
+  openSync,
+  writeSync,
+} from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { collectYoung } from './collect-young.js'
 import { IntegrityError } from '../repository/crypto/integrity-error.js'
 import type { RepositoryKeys } from '../repository/crypto/repository-keys.js'
 import { blobFromPack } from '../repository/format/blob.js'
 import { BlobKind } from '../repository/format/pack.js'
-import type { Placement, RestoreJob, RestoreReply } from './worker-protocol.js'
+import { restoringName } from './restoring-name.js'
+import type { Placement, RestoreInit, RestoreJob, RestoreReply } from './worker-protocol.js'
 
 // A worker thread of a restore: opens the blobs of one downloaded pack (each one's AEAD tag is
 // checked) and writes them where files need them. Decryption and the file system's create and
 // write calls, which wait on the disk, run on every core while the main thread downloads.
+const init = workerData as RestoreInit
+const asRoot = process.getuid?.() === 0
 const keys: RepositoryKeys = {
-  seal: Buffer.from((workerData as { seal: Uint8Array }).seal),
+  seal: Buffer.from(init.seal),
   id: Buffer.alloc(0), // restore trusts the tag; `verify --read-data` re-hashes
   gear: new Uint32Array(0),
   keyMac: Buffer.alloc(0),
 }
 
 // Synchronous on purpose: thousands of small writes cost less without a promise each.
+// A file written whole is finished here (mode, times, owner, through its descriptor); one
+// written chunk by chunk is finished by the main thread once all its chunks are in.
 function writeAt(place: Placement, data: Uint8Array): void {
-  if (place.whole) return writeFileSync(place.file, data, { mode: 0o600 })
-  const fd = openSync(place.file, 'r+')
+  const whole = place.whole
+  const fd = openSync(
+    restoringName(init.names, place.path),
+    whole === undefined ? 'r+' : 'w',
+    0o600,
+  )
   try {
-    writeSync(fd, data, 0, data.length, place.offset)
+    for (let done = 0; done < data.length;)
+      done += writeSync(fd, data, done, data.length - done, place.offset + done)
+    if (whole === undefined) return
+    if (init.fsyncEach) fsyncSync(fd)
+    if (asRoot) fchownSync(fd, whole.uid, whole.gid)
+    fchmodSync(fd, whole.mode)
+    futimesSync(fd, whole.seconds, whole.seconds)
   } finally {
     closeSync(fd)
   }

@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads'
 import type { ChunkSizes } from '../repository/chunker.js'
+import type { RestoringName } from './restoring-name.js'
 
 // Messages between a backup pass and its chunk workers (chunk-worker.ts, worker-pool.ts).
 export interface WorkerInit {
@@ -44,9 +45,26 @@ export const REF_FIELDS = 4
 // Restore: one downloaded pack object (transferred), the blobs to take from it and where each
 // goes. Ids travel as hex: a view into a larger buffer would clone the whole buffer with it.
 export interface Placement {
-  file: string
+  path: string // the file's manifest path: the worker writes to its restoring name (restoring-name.ts)
   offset: number
-  whole: boolean // the file's only chunk: written (and created) in one call
+  // The file's only chunk: it is created, written and given its metadata in one go.
+  whole?: FileMetadata
+}
+
+// What a worker sets on a file it wrote whole, through the open descriptor: no path lookups on
+// the main thread afterwards. The owner is set only when the restore runs as root.
+export interface FileMetadata {
+  mode: number
+  seconds: number // mtime (and atime), as Node's utimes take it
+  uid: number
+  gid: number
+}
+
+export interface RestoreInit {
+  seal: Uint8Array
+  names: RestoringName
+  // No syncfs on this machine: each file is flushed before it is closed.
+  fsyncEach: boolean
 }
 
 export interface RestoreBlob {
