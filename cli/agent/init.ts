@@ -55,9 +55,10 @@ export async function init(home: AgentHome, options: InitOptions): Promise<InitR
   const joining = options.recoveryKeyFile !== undefined || options.deviceKeyFile !== undefined
   if (!exists && joining)
     throw new UserError(`${store.url} holds no repository to join`, {
-      hint: 'create it first: `keystone agent init <store>` on the admin\'s machine',
+      hint: "create it first: `keystone agent init <store>` on the admin's machine",
     })
-  if (options.deviceKeyFile !== undefined) return joinWithDeviceKey(home, store, settings, options.deviceKeyFile)
+  if (options.deviceKeyFile !== undefined)
+    return joinWithDeviceKey(home, store, settings, options.deviceKeyFile)
   if (exists && options.recoveryKeyFile === undefined)
     throw new UserError(`${store.url} already holds a repository`, {
       hint: 'join it with `keystone agent init <store> --recovery-key-file <file>`, or add this device from another one',
@@ -129,13 +130,18 @@ async function joinWithDeviceKey(
   try {
     identity = readFileSync(file, 'utf8').trim()
   } catch (error) {
-    throw new UserError(`${file}: cannot read this device's key (${(error as NodeJS.ErrnoException).code})`)
+    throw new UserError(
+      `${file}: cannot read this device's key (${(error as NodeJS.ErrnoException).code})`,
+    )
   }
   const repo = await Repository.open(store, identity).catch(async (error: unknown) => {
     if (error instanceof UserError && /has no key in/.test(error.message))
-      throw new UserError(`this device's key is not in the key ring of the repository in ${store.url}`, {
-        hint: `add it from a device that is: \`keystone agent keys add ${await recipientOf(identity)} --label ${settings.label}\``,
-      })
+      throw new UserError(
+        `this device's key is not in the key ring of the repository in ${store.url}`,
+        {
+          hint: `add it from a device that is: \`keystone agent keys add ${await recipientOf(identity)} --label ${settings.label}\``,
+        },
+      )
     throw error
   })
   home.writeSettings(settings)

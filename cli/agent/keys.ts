@@ -1,6 +1,13 @@
 import { UserError } from '../errors.js'
 import { AGE_RECIPIENT, recipientOf } from '../vault/age.js'
-import { fingerprint, keyIdOf, keyName, readKeyInfo, wrapKey, type KeyInfo } from './repository/key-ring.js'
+import {
+  fingerprint,
+  keyIdOf,
+  keyName,
+  readKeyInfo,
+  wrapKey,
+  type KeyInfo,
+} from './repository/key-ring.js'
 import type { Repository } from './repository/repository.js'
 import { ObjectMissing } from '../store/store.js'
 

@@ -79,20 +79,22 @@ async function pass(agent: Agent, options: BackupOptions, host: string): Promise
   // A snapshot is dated when its scan began: it holds nothing newer than that.
   const started = new Date()
   const { entries: scanned, skipped } = scan(options.paths)
-  const index = state.allFiles()
-  const plan = planPass(
-    scanned,
-    index,
-    state.filesChecked() ? undefined : (id) => state.hasBlob(id),
+  // In one read transaction: 200,000 lookups, one snapshot of the index.
+  const plan = state.transaction(() =>
+    planPass(
+      scanned,
+      { get: (path) => state.fileRow(path) },
+      state.filesChecked() ? undefined : (id) => state.hasBlob(id),
+    ),
   )
-  index.clear()
 
   const packer = new Packer(agent, options.uploads ?? 2)
   const read = await readChanged(agent, batchReads(plan.read), packer)
   await packer.flush('data')
   skipped.push(...read.skipped)
 
-  const chunksOf = new Map([...plan.reuse, ...read.chunksOf])
+  // A file is either reused or read, never both: two lookups rather than a merged copy of both.
+  const chunksOf = { get: (path: string) => read.chunksOf.get(path) ?? plan.reuse.get(path) }
   const entries = entriesOf(scanned, chunksOf, read.sizeOf, read.failed)
   const key = lastSnapshotKey(host, options.paths)
   const parent = state.meta(key)

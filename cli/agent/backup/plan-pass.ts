@@ -25,11 +25,16 @@ export const chunkIdsOf = (chunks: Buffer): Uint8Array[] => {
   return ids
 }
 
+// The file index as a pass asks it: a Map in tests, SQLite (state.fileRow) in a pass.
+export interface FileIndex {
+  get(path: string): FileRow | undefined
+}
+
 // `stored`, when given, says whether the repository still holds a chunk: the first pass after an
 // upgrade or a repair checks each reused file's chunks, and reads again what lost any.
 export function planPass(
   scanned: readonly Scanned[],
-  index: ReadonlyMap<string, FileRow>,
+  index: FileIndex,
   stored?: (id: Uint8Array) => boolean,
 ): PassPlan {
   const reuse = new Map<string, Uint8Array[]>()
@@ -79,7 +84,7 @@ export function batchReads(
 // size actually read (a file may change while it is read) and its chunk list.
 export function entriesOf(
   scanned: readonly Scanned[],
-  chunksOf: ReadonlyMap<string, Uint8Array[]>,
+  chunksOf: { get(path: string): Uint8Array[] | undefined },
   sizeOf: ReadonlyMap<string, number>,
   failed: ReadonlySet<string> = new Set(),
 ): Entry[] {

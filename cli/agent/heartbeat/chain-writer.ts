@@ -3,7 +3,12 @@ import { UserError } from '../../errors.js'
 import type { AgentState } from '../home/state.js'
 import type { Store } from '../../store/store.js'
 import { auditName, heartbeatName, seqOfName } from '../../records/heartbeat.js'
-import { decodeSigned, encodeSigned, recordHash, type ChainFields } from '../../records/signed-record.js'
+import {
+  decodeSigned,
+  encodeSigned,
+  recordHash,
+  type ChainFields,
+} from '../../records/signed-record.js'
 
 // Appends signed records to one of a host's chains in its store (heartbeats or the audit log).
 // Each name is written only if absent, and the head (sequence number and hash) is noted in the
