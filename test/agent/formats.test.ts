@@ -6,7 +6,11 @@ import { deriveKeys } from '../../cli/agent/repository/crypto/repository-keys.js
 import { looksCompressible, sealBlob, openBlob } from '../../cli/agent/repository/format/blob.js'
 import { ByteReader, ByteWriter, FormatError } from '../../cli/agent/repository/format/bytes.js'
 import { decodeIndex, encodeIndex } from '../../cli/agent/repository/format/index-object.js'
-import { decodeManifest, encodeManifest, type Entry } from '../../cli/agent/repository/format/manifest.js'
+import {
+  decodeManifest,
+  encodeManifest,
+  type Entry,
+} from '../../cli/agent/repository/format/manifest.js'
 import { BlobKind, PackBuilder, readPackHeader } from '../../cli/agent/repository/format/pack.js'
 import { emptyFile } from '../helpers/entries.js'
 import {
@@ -15,7 +19,7 @@ import {
   encodeSnapshot,
   encodeTreeList,
 } from '../../cli/agent/repository/format/snapshot-object.js'
-import { seal } from '../../cli/agent/repository/crypto/seal.js'
+import { NONCE_BYTES, open, seal } from '../../cli/agent/repository/crypto/seal.js'
 
 // Property tests of the repository's codecs: everything written reads back equal, and any
 // change to the bytes is refused rather than decoded into something else.
@@ -361,3 +365,16 @@ t.test(
     t.throws(() => decodeTreeList(encodeManifest([])), /not a tree list/)
   },
 )
+
+t.test('seal: nonces cut from one random block are all different, across refills', async (t) => {
+  // 341 nonces a block: 1,000 seals cross two refills.
+  const nonces = new Set<string>()
+  const unopened: number[] = []
+  for (let i = 0; i < 1000; i++) {
+    const sealed = seal(keys.seal, Buffer.from(`message ${i}`), Buffer.from('aad'))
+    nonces.add(sealed.subarray(0, NONCE_BYTES).toString('hex'))
+    if (open(keys.seal, sealed, Buffer.from('aad'))?.toString() !== `message ${i}`) unopened.push(i)
+  }
+  t.equal(nonces.size, 1000)
+  t.same(unopened, [], 'each opens to its own message')
+})
