@@ -10,11 +10,12 @@
 // Usage: bench/sync.sh [--quick] [--plain] [--servers minio,seaweedfs] [--sets mixed,many-small,tiny]
 //                      [--json out.json]
 import { execFileSync, spawn } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { startCountingProxy } from './lib/counting-proxy.mjs'
 import { s3ServerVersion, startS3Server } from './lib/s3-server.mjs'
-import { describeTree, pseudoRandom } from './lib/tree.mjs'
+import { change, dataSets, generate } from './lib/data-sets.mjs'
+import { describeTree } from './lib/tree.mjs'
 
 const root = path.dirname(import.meta.dirname)
 const args = process.argv.slice(2)
@@ -52,57 +53,10 @@ mkdirSync(work, { recursive: true })
 
 // ---- data sets -------------------------------------------------------------------------
 const scale = quick ? 0.1 : 1
-const SETS = {
-  mixed: () => {
-    const files = []
-    let seed = 1
-    for (let i = 0; i < 2000 * scale; i++)
-      files.push([`small/d${i % 40}/f${i}.dat`, 1 * KiB + ((seed++ * 7919) % (63 * KiB))])
-    for (let i = 0; i < 20 * scale; i++)
-      files.push([`medium/m${i}.bin`, 1 * MiB + ((seed++ * 104729) % (7 * MiB))])
-    for (let i = 0; i < 2; i++) files.push([`large/l${i}.bin`, Math.round(128 * MiB * scale)])
-    return files
-  },
-  'many-small': () => Array.from({ length: 20000 * scale }, (_, i) => [`d${i % 100}/f${i}.txt`, 4 * KiB]),
-  // Per-file costs and nothing else: 0–2 KiB each (one in 64 empty), five levels deep, 10 files
-  // per directory at the bottom.
-  tiny: (count = 200000 * scale) =>
-    Array.from({ length: count }, (_, i) => {
-      const d = Math.floor(i / 10)
-      const dirs = [d % 4, Math.floor(d / 4) % 5, Math.floor(d / 20) % 10, Math.floor(d / 200) % 10, Math.floor(d / 2000)]
-      return [`${dirs.map((n, level) => `l${level}-${n}`).join('/')}/t${i}`, i % 64 === 0 ? 0 : (i * 2654435761) % (2 * KiB + 1)]
-    }),
-}
+const SETS = dataSets(scale)
 // rclone writes one object per file: on tiny that is 200,000 PUTs a pass, minutes for a figure
 // that says nothing new about the agent (many-small shows the same per-file cost).
 const TOOLS_OF = { mixed: ['agent', 'restic', 'restic-off', 'rclone'], 'many-small': ['agent', 'restic', 'restic-off', 'rclone'], tiny: ['agent', 'restic', 'restic-off'] }
-
-// Every file different (one seed per file): nothing deduplicates by accident.
-function generate(dir, files) {
-  const made = new Set()
-  files.forEach(([rel, size], i) => {
-    const parent = path.dirname(path.join(dir, rel))
-    if (!made.has(parent)) mkdirSync(parent, { recursive: true })
-    made.add(parent)
-    writeFileSync(path.join(dir, rel), pseudoRandom(i + 1, size))
-  })
-}
-
-// 4 KiB changed at a pseudo-random offset in 1 % of the files (every 100th); a file smaller than
-// that is rewritten whole, at the same size.
-function change(dir, files) {
-  let changed = 0
-  for (let i = 0; i < files.length; i += 100) {
-    const [rel, size] = files[i]
-    const length = Math.min(4 * KiB, size)
-    if (length === 0) continue
-    const fd = openSync(path.join(dir, rel), 'r+')
-    writeSync(fd, pseudoRandom(9000 + i, length), 0, length, Math.max(0, ((i * 2654435761) >>> 0) % Math.max(1, size - 4 * KiB)))
-    closeSync(fd)
-    changed++
-  }
-  return changed
-}
 
 // ---- the tools -------------------------------------------------------------------------
 const mainJs = path.join(root, 'dist/cli/main.js')
