@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -46,12 +47,25 @@ export function runAgent(
   })
 }
 
+// Every directory made here (agent directories hold keys and recovery keys) goes when the test
+// process exits, whether or not the test removed it itself.
+const made: string[] = []
+process.once('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true })
+})
+
+async function madeDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix))
+  made.push(dir)
+  return dir
+}
+
 // A new agent directory with a repository in `store` (extra: --endpoint and friends).
 export async function initAgent(
   store: string,
   extra: string[] = [],
 ): Promise<{ agentDir: string; recoveryKey: string }> {
-  const base = await mkdtemp(path.join(tmpdir(), 'keystone-agent-'))
+  const base = await madeDir('keystone-agent-')
   const agentDir = path.join(base, 'agent')
   const recoveryKey = path.join(base, 'recovery.key')
   const r = await runAgent(agentDir, [
@@ -68,7 +82,7 @@ export async function initAgent(
 }
 
 export async function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), `keystone-${prefix}-`))
+  return madeDir(`keystone-${prefix}-`)
 }
 
 export { describeTree, pseudoRandom, writeTree } from '../../bench/lib/tree.mjs'
