@@ -35,13 +35,15 @@ for (const flavour of S3_FLAVOURS_TLS)
         daemon.once('exit', (code) => resolve(code)),
       )
 
-      // Changes for eight seconds; the server dies at two and comes back at six (and answers a
-      // moment later). A request retries for about three seconds on average (QUICK: six tries,
-      // full jitter), so passes that start in the outage give up and queue; with a shorter outage
-      // a fast pass could ride it out on retries alone, and the queue would go untested.
+      // Changes for twelve seconds; the server dies at two and comes back at ten (and answers a
+      // moment later). A request gives up after at most 6.2 s (QUICK: six tries, full jitter
+      // under 0.2, 0.4, 0.8, 1.6 and 3.2 s; about 3 s on average), and passes run every second
+      // and upload packs as they fill, so the first one to meet the outage meets it early and
+      // queues. With a four-second outage a pass could ride it out on retries alone (it did,
+      // now and then), and the queue went untested.
       let written = 0
       const writer = (async () => {
-        const end = Date.now() + 8000
+        const end = Date.now() + 12_000
         while (Date.now() < end) {
           written++
           await writeTree(src, {
@@ -50,13 +52,14 @@ for (const flavour of S3_FLAVOURS_TLS)
               4096 + ((written * 7919) % (512 * 1024)),
             ),
           })
-          if (written % 10 === 0) await writeTree(src, { 'seed.bin': pseudoRandom(written, 4 * MiB) })
+          if (written % 10 === 0)
+            await writeTree(src, { 'seed.bin': pseudoRandom(written, 4 * MiB) })
           await sleep(20)
         }
       })()
       await sleep(2000)
       await server.kill()
-      await sleep(4000)
+      await sleep(8000)
       await server.start()
       await writer
       const stoppedAt = new Date().toISOString()
