@@ -43,6 +43,13 @@ process.on('exit', () => { sample(); writeFileSync(process.env.KEYSTONE_PEAKS_FI
 )
 
 const agentDir = path.join(work, 'agent')
+const target = path.join(work, 'restored')
+// At exit, even a failed one: the profiles and strace's output stay; the trees, the repository
+// and its keys go.
+process.once('exit', () => {
+  for (const made of [data, target, agentDir, path.join(work, 'store'), path.join(work, 'recovery.key')])
+    rmSync(made, { recursive: true, force: true })
+})
 const agent = (...rest) => [mainJs, 'agent', ...rest, '--agent-dir', agentDir]
 execFileSync(process.execPath, agent('init', `file://${work}/store`, '--write-recovery-key', path.join(work, 'recovery.key')), {
   stdio: 'ignore',
@@ -63,7 +70,6 @@ function phase(name, argv) {
   return { phase: name, wall, user, sys, rss: rssKb / 1024, heap: heapUsed / MiB, external: external / MiB }
 }
 
-const target = path.join(work, 'restored')
 const rows = [
   phase('initial', agent('backup', data)),
   phase('no-change', agent('backup', data)),
@@ -98,5 +104,3 @@ if (flag('--strace')) {
     console.log(`| ${f.at(-1)} | ${f[3]} | ${f[1]} |`)
   }
 }
-rmSync(data, { recursive: true, force: true })
-rmSync(target, { recursive: true, force: true })

@@ -84,8 +84,6 @@ export class AgentState {
     this.db.prepare('insert or replace into meta (key, value) values (?, ?)').run(key, value)
   }
 
-  // The whole file index in one query: thousands of point lookups cost more than one scan, and
-  // rows as arrays cost less than rows as objects.
   // One row at a time, by its primary key, rather than the whole table in a Map: at 200,000
   // files the Map was 130 MiB of heap, and a lookup costs a couple of microseconds.
   fileRow(path: string): FileRow | undefined {
