@@ -1,23 +1,46 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs'
 import { lstat, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { UserError } from '../errors.js'
 
 // Where decrypted secrets and deploy's key material may sit while they are used: a private
-// directory in memory (/dev/shm, or $XDG_RUNTIME_DIR), never /tmp, which may be on disk. Its files
-// are overwritten with zeros before it is removed, on every exit path a handler can catch. For
-// what no handler catches (SIGKILL, a power cut of a machine whose /dev/shm survives, a crash),
-// each directory names the process that made it, and the next `keystone secrets …` removes the
-// directories whose process is gone (sweepStalePrivateDirs).
+// directory in memory, never /tmp, which may be on disk. $XDG_RUNTIME_DIR comes first when it is
+// this user's own memory file system (logind's /run/user/<uid>: mode 0700, emptied at logout);
+// else /dev/shm, which every user shares. Its files are overwritten with zeros before it is
+// removed, on every exit path a handler can catch. For what no handler catches (SIGKILL, a power
+// cut of a machine whose /dev/shm survives, a crash), each directory names the process that made
+// it, and the next `keystone secrets …` removes the directories whose process is gone
+// (sweepStalePrivateDirs).
 export function memoryDir(runtimeDir: string | undefined): string {
-  for (const dir of ['/dev/shm', runtimeDir])
-    if (dir !== undefined && dir !== '' && existsSync(dir)) return dir
+  if (runtimeDir !== undefined && runtimeDir !== '' && isPrivateMemory(runtimeDir))
+    return runtimeDir
+  if (existsSync('/dev/shm')) return '/dev/shm'
   throw new UserError(
-    'no in-memory directory for the decrypted copy (/dev/shm or $XDG_RUNTIME_DIR)',
+    'no in-memory directory for the decrypted copy (/dev/shm, or $XDG_RUNTIME_DIR on tmpfs with mode 0700)',
     {
       hint: 'edit with `keystone secrets get … --reveal` and `keystone secrets set …` instead',
     },
   )
+}
+
+// statfs(2) magic numbers from linux/magic.h.
+const TMPFS_MAGIC = 0x01021994
+const RAMFS_MAGIC = 0x858458f6
+
+// A directory on tmpfs or ramfs that only this user can enter.
+function isPrivateMemory(dir: string): boolean {
+  try {
+    const { type } = statfsSync(dir)
+    const info = statSync(dir)
+    return (
+      (type === TMPFS_MAGIC || type === RAMFS_MAGIC) &&
+      info.isDirectory() &&
+      info.uid === process.getuid?.() &&
+      (info.mode & 0o077) === 0
+    )
+  } catch {
+    return false
+  }
 }
 
 const PREFIX = 'keystone-'

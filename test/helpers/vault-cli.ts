@@ -54,14 +54,18 @@ export function runKeystone(
   })
 }
 
-// A fleet copy and a private config directory for one test.
+// A fleet copy, a private config directory and a private in-memory runtime directory for one
+// test. The runtime directory keeps the test's decrypted copies apart from those of tests running
+// beside it, whose `keystone secrets …` would otherwise sweep them from the shared /dev/shm.
 export async function vaultFixture(t: { teardown(fn: () => Promise<void>): void }) {
   const fleet = await tempFleet(t)
   const config = await mkdtemp(path.join(tmpdir(), 'keystone-config-'))
   t.teardown(() => rm(config, { recursive: true, force: true }))
+  const memory = await mkdtemp('/dev/shm/test-keystone-runtime-')
+  t.teardown(() => rm(memory, { recursive: true, force: true }))
   const run = (args: string[], options: { stdin?: string | Buffer; fd3?: string } = {}) =>
-    runKeystone(args, { cwd: fleet, config, ...options })
-  return { fleet, config, run }
+    runKeystone(args, { cwd: fleet, config, env: { XDG_RUNTIME_DIR: memory }, ...options })
+  return { fleet, config, memory, run }
 }
 
 // A fleet whose vault is initialised for admin alice with a plain age identity file (made by the

@@ -98,10 +98,11 @@ t.test(
     await chmod(editor, 0o755)
     const tmpBefore = new Set(await readdir(tmpdir()))
     const shmBefore = new Set(await readdir('/dev/shm'))
+    // No $XDG_RUNTIME_DIR: the shared /dev/shm (private-memory.test.ts covers the other choice).
     const edit = await runKeystone(['secrets', 'edit', 'fleet/token', '--identity', key], {
       cwd: fleet,
       config,
-      env: { EDITOR: editor },
+      env: { EDITOR: editor, XDG_RUNTIME_DIR: '' },
     })
     t.equal(edit.code, 0, edit.stderr)
     t.equal(await get('fleet/token'), 'EDIT-CANARY-9999')

@@ -62,6 +62,7 @@ async function setup(t: Test, editorBody: string) {
       env: {
         ...process.env,
         XDG_CONFIG_HOME: fixture.config,
+        XDG_RUNTIME_DIR: fixture.memory,
         KEYSTONE_FLEET: '',
         VISUAL: '',
         EDITOR: editor,
