@@ -20,6 +20,17 @@ export function detectAccel(): 'kvm' | 'tcg' {
   }
 }
 
+// Virtual CPUs for the guest. With KVM, up to four. Under TCG each vCPU is a host thread that
+// emulates instructions, and a guest spinning on a lock held by a sibling vCPU the host has not
+// scheduled burns the time the holder needs: measured on a two-core host, one installer boot took
+// 49 s with two vCPUs and 66 s with one, but two boots side by side (as the tests run) took 109 s
+// with two vCPUs each and 69 s with one. So TCG gets one vCPU per two host cores, at least one.
+export function guestCpus(accel: 'kvm' | 'tcg', hostCpus: number): number {
+  return accel === 'kvm'
+    ? Math.max(1, Math.min(4, hostCpus))
+    : Math.max(1, Math.min(4, Math.floor(hostCpus / 2)))
+}
+
 async function run(command: Command, what: string): Promise<void> {
   const result = await execa(command.file, command.args, { reject: false, stdin: 'ignore' })
   if (result.failed) {

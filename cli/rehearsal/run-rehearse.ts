@@ -9,7 +9,7 @@ import { fingerprintOf, parsePublicKeyLine } from '../deploy/host-key.js'
 import { UserError } from '../errors.js'
 import { processOutput, type Output } from '../ui/output.js'
 import { seconds } from '../ui/phase-progress.js'
-import { detectAccel, isRunning, startMachine, stopMachine } from './machine.js'
+import { detectAccel, guestCpus, isRunning, startMachine, stopMachine } from './machine.js'
 import { DEBIAN_OVMF, machineFiles, type MachineSpec, type RehearsalDisk } from './plan-machine.js'
 import { loadRehearsalImage } from './rehearsal-image.js'
 
@@ -101,17 +101,17 @@ export async function rehearseUp(options: UpOptions = {}): Promise<UpResult> {
   const image = loadRehearsalImage()
   const keys = authorizedKeys(options.authorizedKeysFile)
   const kept = readConfig(dir)
+  const accel = detectAccel()
   const config: MachineConfig = kept ?? {
     sshPort: options.sshPort ?? (await freePort()),
     memoryMiB: options.memoryMiB ?? 3072,
-    cpus: Math.min(4, os.availableParallelism()),
+    cpus: guestCpus(accel, os.availableParallelism()),
     // Serial numbers of their own per machine, as two machines' disks never share one.
     disks: Array.from({ length: options.disks ?? 1 }, (_, index) => ({
       serial: `KS${randomBytes(4).toString('hex').toUpperCase()}${index}`,
       size: options.diskSize ?? '16G',
     })),
   }
-  const accel = detectAccel()
   const began = Date.now()
   await startMachine(
     {

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { guestCpus } from '../../cli/rehearsal/machine.js'
 import { DEBIAN_OVMF, planMachine, type MachineSpec } from '../../cli/rehearsal/plan-machine.js'
 
 // The rehearsal machine as data: the firmware, the TPM, the disks and the network a test or
@@ -117,3 +118,14 @@ t.test(
     t.notOk(planMachine({ ...spec, boot: 'disks' }).qemu.args.includes('-kernel'))
   },
 )
+
+t.test('vCPUs: up to four with KVM; under TCG one per two host cores, never none', async (t) => {
+  t.same(
+    [1, 2, 4, 8, 64].map((host) => guestCpus('kvm', host)),
+    [1, 2, 4, 4, 4],
+  )
+  t.same(
+    [1, 2, 3, 4, 8, 64].map((host) => guestCpus('tcg', host)),
+    [1, 1, 1, 2, 4, 4],
+  )
+})
